@@ -1,0 +1,36 @@
+# Two commands for a new user: `make run` and `make test`.
+VENV ?= .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed-$(shell (cat requirements.txt; echo) | sha256sum | cut -c1-12)
+PORT ?= 8501
+
+.PHONY: install run index test lint clean
+
+$(STAMP): requirements.txt
+	test -x $(PY) || python3 -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet torch==2.13.0
+	$(PY) -m pip install --quiet -r requirements.txt
+	rm -f $(VENV)/.installed-*
+	touch $(STAMP)
+
+install: $(STAMP)
+
+index: install
+	$(PY) -m indexer
+
+run: install
+	@test -f .kb/index/status.json || $(PY) -m indexer
+	$(VENV)/bin/streamlit run streamlit_app.py --server.port $(PORT) --server.headless true \
+		--browser.gatherUsageStats false
+
+test: install
+	$(PY) -m pytest
+
+lint: install
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy kb_app indexer
+
+clean:
+	rm -rf .kb .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,1 @@
+"""Command-line indexer: ``python -m indexer [--corpus DIR] [--index-dir DIR] [--rebuild]``."""

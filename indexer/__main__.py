@@ -1,0 +1,63 @@
+"""Build or update the index from the corpus folder, with a progress bar and a summary.
+
+Exit codes: 0 everything indexed; 1 the index was updated but some files could not be read;
+2 bad settings or arguments; 3 the index could not be written (store or server error).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from tqdm import tqdm
+
+from kb_app.config import Settings
+from kb_app.errors import ConfigError, KbError
+from kb_app.indexing import index_corpus
+
+EXIT_OK, EXIT_SOME_FAILED, EXIT_CONFIG, EXIT_ERROR = 0, 1, 2, 3
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m indexer", description="Bygg eller uppdatera indexet.")
+    parser.add_argument("--corpus", type=Path, help="dokumentmappen (standard: KB_CORPUS_DIR eller corpus)")
+    parser.add_argument("--index-dir", type=Path, help="indexmappen (standard: KB_INDEX_DIR eller .kb/index)")
+    parser.add_argument("--rebuild", action="store_true", help="bygg om hela indexet från grunden")
+    args = parser.parse_args(argv)
+    overrides = {}
+    if args.corpus:
+        overrides["corpus_dir"] = args.corpus
+    if args.index_dir:
+        overrides["index_dir"] = args.index_dir
+    try:
+        settings = Settings.from_env(**overrides)
+    except ConfigError as exc:
+        print(f"Fel i inställningarna: {exc}", file=sys.stderr)
+        return EXIT_CONFIG
+
+    bars: dict[str, tqdm] = {}
+
+    def progress(stage: str, done: int, total: int) -> None:
+        bar = bars.get(stage)
+        if bar is None:
+            bar = bars[stage] = tqdm(total=total, desc=stage, unit=" st", leave=False, file=sys.stderr)
+        bar.n = done
+        bar.refresh()
+        if done >= total:
+            bar.close()
+
+    try:
+        report = index_corpus(settings, rebuild=args.rebuild, progress=progress)
+    except KbError as exc:
+        print(f"Indexeringen misslyckades: {exc}", file=sys.stderr)
+        return EXIT_ERROR
+    finally:
+        for bar in bars.values():
+            bar.close()
+    print(report.summary())
+    return EXIT_SOME_FAILED if report.failed else EXIT_OK
+
+
+if __name__ == "__main__":
+    sys.exit(main())

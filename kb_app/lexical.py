@@ -1,0 +1,91 @@
+"""Lexical search: BM25 (bm25s) with Swedish stopwords and the Swedish Snowball stemmer."""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+from collections.abc import Sequence
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+_WORD = re.compile(r"\w+", re.UNICODE)
+
+
+@lru_cache(maxsize=1)
+def _stemmer() -> Any:
+    import Stemmer
+
+    return Stemmer.Stemmer("swedish")
+
+
+@lru_cache(maxsize=1)
+def _stopwords() -> frozenset[str]:
+    from bm25s.stopwords import STOPWORDS_SWEDISH
+
+    return frozenset(STOPWORDS_SWEDISH)
+
+
+def tokenize(text: str) -> list[str]:
+    """Lower-case words, Swedish stopwords removed, stemmed."""
+    words = [w for w in _WORD.findall(text.lower()) if w not in _stopwords()]
+    return list(_stemmer().stemWords(words))
+
+
+class LexicalIndex:
+    """BM25 over chunk texts, addressed by chunk id."""
+
+    def __init__(self, ids: Sequence[str], model: Any) -> None:
+        self.ids = list(ids)
+        self._model = model
+        self._row = {chunk_id: i for i, chunk_id in enumerate(self.ids)}
+
+    @classmethod
+    def build(cls, ids: Sequence[str], texts: Sequence[str]) -> LexicalIndex:
+        import bm25s
+
+        model = bm25s.BM25(k1=1.2, b=0.75)
+        if texts:
+            model.index([tokenize(t) or [""] for t in texts], show_progress=False)
+        return cls(ids, model)
+
+    def scores(self, query: str) -> np.ndarray:
+        """BM25 score of every chunk, in ``ids`` order."""
+        tokens = tokenize(query)
+        if not self.ids or not tokens:
+            return np.zeros(len(self.ids), dtype=np.float32)
+        return np.asarray(self._model.get_scores(tokens), dtype=np.float32)
+
+    def row(self, chunk_id: str) -> int | None:
+        return self._row.get(chunk_id)
+
+    def save(self, folder: Path) -> None:
+        """Write the index to ``folder`` atomically (a sibling folder renamed into place)."""
+        staging = folder.with_name(folder.name + ".new")
+        shutil.rmtree(staging, ignore_errors=True)
+        staging.mkdir(parents=True)
+        if self.ids:
+            self._model.save(str(staging / "bm25"))
+        (staging / "ids.json").write_text(json.dumps(self.ids))
+        old = folder.with_name(folder.name + ".old")
+        shutil.rmtree(old, ignore_errors=True)
+        if folder.exists():
+            folder.rename(old)
+        staging.rename(folder)
+        shutil.rmtree(old, ignore_errors=True)
+
+    @classmethod
+    def load(cls, folder: Path) -> LexicalIndex | None:
+        """The saved index, or None when there is none."""
+        ids_file = folder / "ids.json"
+        if not ids_file.is_file():
+            return None
+        import bm25s
+
+        ids = json.loads(ids_file.read_text())
+        if not ids:
+            return cls([], None)
+        return cls(ids, bm25s.BM25.load(str(folder / "bm25")))

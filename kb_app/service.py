@@ -1,0 +1,61 @@
+"""KnowledgeBase: the one object the UI and the command line talk to."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from kb_app.config import Settings
+from kb_app.embeddings import Embedder
+from kb_app.indexing import Progress, index_corpus, index_exists, read_status
+from kb_app.models import Hit
+from kb_app.retrieval import Retriever
+
+
+@dataclass(frozen=True)
+class IndexStatus:
+    """What the index holds, for display."""
+
+    documents: int
+    chunks: int
+    model_id: str
+    updated_at: str
+    location: str
+    failed: dict[str, str]
+
+
+class KnowledgeBase:
+    """Index, search and answer over one corpus. Load once per process; safe across threads."""
+
+    def __init__(self, settings: Settings, *, embedder: Embedder | None = None) -> None:
+        self.settings = settings
+        self.embedder = embedder or Embedder(settings)
+        self.retriever = Retriever(settings, embedder=self.embedder)
+
+    @classmethod
+    def open(cls, settings: Settings, *, progress: Progress | None = None) -> KnowledgeBase:
+        """Open the index, building it first when it is missing.
+
+        Raises:
+            KbError: the corpus cannot be read or the index cannot be built or opened.
+        """
+        embedder = Embedder(settings)
+        if not index_exists(settings):
+            index_corpus(settings, embedder=embedder, progress=progress)
+        return cls(settings, embedder=embedder)
+
+    def status(self) -> IndexStatus:
+        raw = read_status(self.settings)
+        documents = raw.get("documents", {})
+        failed = raw.get("failed", {})
+        return IndexStatus(
+            documents=len(self.retriever.documents()),
+            chunks=len(self.retriever.chunks),
+            model_id=self.settings.embedding_model,
+            updated_at=str(raw.get("updated_at", "")),
+            location=self.retriever.store.location,
+            failed=dict(failed) if isinstance(failed, dict) and isinstance(documents, dict) else {},
+        )
+
+    def search(self, query: str, *, k: int | None = None, **filters: list[str] | None) -> list[Hit]:
+        """Hybrid search; see ``Retriever.search``."""
+        return self.retriever.search(query, k=k or self.settings.top_k, **filters)

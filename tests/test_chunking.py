@@ -1,0 +1,56 @@
+from __future__ import annotations
+
+from kb_app.chunking import chunk_document
+from kb_app.documents import load_catalog, read_document
+from kb_app.embeddings import Embedder
+
+from .conftest import PDF_DIR, REPO, REPORT
+
+
+def _report_chunks():  # type: ignore[no-untyped-def]
+    doc = read_document(REPORT, REPO / "corpus", load_catalog(REPO / "corpus"), max_bytes=10**9)
+    return doc, chunk_document(doc)
+
+
+def test_every_chunk_has_document_section_and_paragraph() -> None:
+    _, chunks = _report_chunks()
+    assert len(chunks) >= 8
+    for chunk in chunks:
+        assert chunk.doc_id == "lagesredovisning-sba-2007.md"
+        assert chunk.section and chunk.section_title
+        assert chunk.paragraph >= 1 and chunk.paragraph_end >= chunk.paragraph
+
+
+def test_goals_and_their_lead_in_are_one_chunk() -> None:
+    _, chunks = _report_chunks()
+    holding = [c for c in chunks if "Partnerskapets mål är att" in c.text]
+    assert len(holding) == 1
+    for goal in ("ledande tillväxtregion", "tre bästa regionerna", "bästa investeringsfrämjande"):
+        assert goal in holding[0].text
+
+
+def test_chunks_never_cross_sections_and_quote_the_source() -> None:
+    doc, chunks = _report_chunks()
+    by_paragraph = {b.paragraph: b for b in doc.blocks if b.kind != "heading"}
+    for chunk in chunks:
+        sections = {by_paragraph[p].section for p in range(chunk.paragraph, chunk.paragraph_end + 1)}
+        assert sections == {chunk.section}
+        for block in (by_paragraph[p] for p in range(chunk.paragraph, chunk.paragraph_end + 1)):
+            assert block.text in chunk.text
+
+
+def test_ids_are_deterministic() -> None:
+    _, first = _report_chunks()
+    _, second = _report_chunks()
+    assert [c.chunk_id for c in first] == [c.chunk_id for c in second]
+    assert len({c.chunk_id for c in first}) == len(first)
+
+
+def test_long_pdf_sections_stay_under_the_token_limit(embedder: Embedder) -> None:
+    path = PDF_DIR / "prop_2012-13_187_vissa_skolfragor.pdf"
+    doc = read_document(path, PDF_DIR, {}, max_bytes=10**9)
+    chunks = chunk_document(doc, chunk_size=900)
+    assert max(len(c.text) for c in chunks) <= 900
+    longest = sorted(chunks, key=lambda c: -len(c.embedding_text()))[:20]
+    assert max(embedder.count_tokens(c.embedding_text()) for c in longest) < 512
+    assert all(c.page is not None and c.page_end is not None and c.page <= c.page_end for c in chunks)

@@ -1,0 +1,37 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from kb_app.config import Settings, documented_settings
+from kb_app.errors import ConfigError
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def test_from_env_converts_types() -> None:
+    s = Settings.from_env({"KB_INDEX_DIR": "/tmp/x", "KB_CHROMA_PORT": "9000", "KB_MAX_FILE_MB": "2.5"})
+    assert s.index_dir == Path("/tmp/x")
+    assert s.chroma_port == 9000
+    assert s.max_file_mb == 2.5
+    assert s.chroma_dir == Path("/tmp/x/chroma")
+
+
+def test_empty_prompt_is_allowed_for_models_without_prompts() -> None:
+    assert Settings.from_env({"KB_QUERY_PROMPT": ""}).query_prompt == ""
+
+
+@pytest.mark.parametrize(
+    ("variable", "value"),
+    [("KB_CHROMA_PORT", "åtta"), ("KB_TOP_K", "0"), ("KB_MAX_FILE_MB", "-1")],
+)
+def test_bad_value_names_the_variable(variable: str, value: str) -> None:
+    with pytest.raises(ConfigError, match=variable):
+        Settings.from_env({variable: value})
+
+
+def test_every_setting_is_documented_in_the_readme() -> None:
+    readme = (REPO / "README.md").read_text(encoding="utf-8")
+    missing = [env for env, _, _ in documented_settings() if f"`{env}`" not in readme]
+    assert missing == []
