@@ -68,7 +68,8 @@ def _packed(units: Iterator[list[Block]], chunk_size: int) -> Iterator[list[Bloc
     size = 0
     for unit in units:
         unit_size = sum(len(b.text) + 2 for b in unit)
-        if group and (group[-1].section != unit[0].section or size + unit_size > chunk_size):
+        label = len(unit[0].text) <= 40 and unit[0].text.endswith(":")  # "Bilagor:" opens a new chunk
+        if group and (group[-1].section != unit[0].section or size + unit_size > chunk_size or label):
             yield group
             group, size = [], 0
         group.extend(unit)

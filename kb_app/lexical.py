@@ -13,6 +13,24 @@ from typing import Any
 import numpy as np
 
 _WORD = re.compile(r"\w+", re.UNICODE)
+# Bumped whenever tokenize() changes, so saved indexes made with another version are rebuilt.
+TOKENIZER_VERSION = 2
+# Question and auxiliary words that the Snowball list lacks.
+_EXTRA_STOPWORDS = {
+    "ska",
+    "skall",
+    "hur",
+    "vilka",
+    "vilken",
+    "vilket",
+    "vem",
+    "vad",
+    "varför",
+    "finns",
+    "får",
+    "kan",
+    "bör",
+}
 
 
 @lru_cache(maxsize=1)
@@ -26,7 +44,7 @@ def _stemmer() -> Any:
 def _stopwords() -> frozenset[str]:
     from bm25s.stopwords import STOPWORDS_SWEDISH
 
-    return frozenset(STOPWORDS_SWEDISH)
+    return frozenset(STOPWORDS_SWEDISH) | _EXTRA_STOPWORDS
 
 
 def tokenize(text: str) -> list[str]:
@@ -69,7 +87,7 @@ class LexicalIndex:
         staging.mkdir(parents=True)
         if self.ids:
             self._model.save(str(staging / "bm25"))
-        (staging / "ids.json").write_text(json.dumps(self.ids))
+        (staging / "ids.json").write_text(json.dumps({"version": TOKENIZER_VERSION, "ids": self.ids}))
         old = folder.with_name(folder.name + ".old")
         shutil.rmtree(old, ignore_errors=True)
         if folder.exists():
@@ -79,13 +97,16 @@ class LexicalIndex:
 
     @classmethod
     def load(cls, folder: Path) -> LexicalIndex | None:
-        """The saved index, or None when there is none."""
+        """The saved index, or None when there is none or it was made by another tokenizer."""
         ids_file = folder / "ids.json"
         if not ids_file.is_file():
             return None
         import bm25s
 
-        ids = json.loads(ids_file.read_text())
+        saved = json.loads(ids_file.read_text())
+        if not isinstance(saved, dict) or saved.get("version") != TOKENIZER_VERSION:
+            return None
+        ids = saved["ids"]
         if not ids:
             return cls([], None)
         return cls(ids, bm25s.BM25.load(str(folder / "bm25")))

@@ -79,6 +79,7 @@ class Retriever:
         k: int = 5,
         doc_ids: Sequence[str] | None = None,
         kinds: Sequence[str] | None = None,
+        mode: str = "hybrid",
     ) -> list[Hit]:
         """The ``k`` best passages for ``query``.
 
@@ -87,13 +88,14 @@ class Retriever:
             k: how many hits to return.
             doc_ids: only these documents.
             kinds: only these kinds ("rapport", "bilaga", "dokument").
+            mode: "hybrid" (default), or "dense" / "lexical" alone (for evaluation).
         """
         mask = self._mask(doc_ids, kinds, quoted_phrases(query))
         if not mask.any():
             return []
         n = max(self.fusion.candidates, k)
-        dense = self._dense(query, n, mask)
-        lexical = self._lexical(query, n, mask)
+        dense = self._dense(query, n, mask) if mode != "lexical" else []
+        lexical = self._lexical(query, n, mask) if mode != "dense" else []
         return self._fuse(dense, lexical)[:k]
 
     def _mask(self, doc_ids: Sequence[str] | None, kinds: Sequence[str] | None, phrases: list[str]) -> np.ndarray:

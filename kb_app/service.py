@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from kb_app.answer import Answer, Answerer
 from kb_app.config import Settings
 from kb_app.embeddings import Embedder
 from kb_app.indexing import Progress, index_corpus, index_exists, read_status
@@ -30,6 +31,7 @@ class KnowledgeBase:
         self.settings = settings
         self.embedder = embedder or Embedder(settings)
         self.retriever = Retriever(settings, embedder=self.embedder)
+        self.answerer = Answerer(self.retriever)
 
     @classmethod
     def open(cls, settings: Settings, *, progress: Progress | None = None) -> KnowledgeBase:
@@ -59,3 +61,11 @@ class KnowledgeBase:
     def search(self, query: str, *, k: int | None = None, **filters: list[str] | None) -> list[Hit]:
         """Hybrid search; see ``Retriever.search``."""
         return self.retriever.search(query, k=k or self.settings.top_k, **filters)
+
+    def ask(self, question: str, history: list[str] | tuple[str, ...] = ()) -> Answer:
+        """A Swedish answer with citations, or an abstention; see ``Answerer.ask``."""
+        return self.answerer.ask(question, history)
+
+    def missing_appendices(self) -> dict[int, str]:
+        """Appendices the documents refer to that have not been added: {number: title}."""
+        return self.answerer.missing_appendices()
