@@ -146,6 +146,7 @@ class Answerer:
             self._df.update(set(tokenize(chunk.text)))
         self._n = max(1, len(retriever.chunks))
         self._appendix_titles = self._find_appendix_titles()
+        self._missing = self.missing_appendices()
 
     def idf(self, stem: str) -> float:
         return math.log(1 + self._n / (1 + self._df.get(stem, 0)))
@@ -193,10 +194,11 @@ class Answerer:
         """1 for the stem itself, 0.5 for a Swedish compound relative (avtalsperiod ~ perioden)."""
         if stem in words:
             return 1.0
-        if len(stem) >= 7:
-            for word in words:
-                if len(word) >= 5 and (stem.endswith(word) or word.startswith(stem[:5]) and stem[:5] != word):
-                    return 0.5
+        for word in words:
+            if len(stem) >= 4 and word.startswith(stem):
+                return 0.5  # inflection the stemmer left apart: delt ~ deltag(ande)
+            if len(stem) >= 7 and len(word) >= 5 and (stem.endswith(word) or word.startswith(stem[:5])):
+                return 0.5
         return 0.0
 
     def _abstain(self, question: str, coverage: float, hits: tuple[Hit, ...]) -> bool:
@@ -221,8 +223,9 @@ class Answerer:
 
     def _score(self, unit: _Unit, stems: list[str], kind: str, similarity: float | None = None) -> float:
         words = set(tokenize(unit.text))
+        where = set(tokenize(" ".join((unit.chunk.title, *unit.chunk.section))))
         total = sum(self.idf(s) for s in stems) or 1.0
-        overlap = sum(self.idf(s) * self._matches(s, words) for s in stems) / total
+        overlap = sum(self.idf(s) * max(self._matches(s, words), 0.5 * self._matches(s, where)) for s in stems) / total
         if similarity is not None:
             overlap = similarity
         score = overlap + 0.15 / unit.hit_rank
@@ -238,8 +241,9 @@ class Answerer:
         listing = _APPENDIX_LINE.match(unit.text)
         if listing and "bilag" not in stems:
             score -= 0.6  # the report's list of appendices only names them
+        missing = self._missing
         for number in _APPENDIX_REF.findall(unit.text):
-            title = self._appendix_titles.get(int(number), "")
+            title = missing.get(int(number), "")
             if not listing and set(tokenize(title)) & set(stems):
                 score += 0.3  # the passage points to the appendix that holds what is asked
         return score

@@ -1,0 +1,181 @@
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from kb_app.answer import ABSTAIN_TEXT, Answer
+from kb_app.config import Settings
+from kb_app.embeddings import Embedder
+from kb_app.evaluation import read_jsonl, score_answers
+from kb_app.indexing import index_corpus
+from kb_app.service import KnowledgeBase
+
+from .conftest import PDF_DIR, REPO, SHARED
+
+DEV = SHARED / "eval" / "dev.jsonl"
+
+
+@pytest.fixture(scope="module")
+def kb(tmp_path_factory: pytest.TempPathFactory, embedder: Embedder) -> KnowledgeBase:
+    root = tmp_path_factory.mktemp("kb")
+    shutil.copytree(REPO / "corpus", root / "corpus")
+    settings = Settings(corpus_dir=root / "corpus", index_dir=root / "index", model_cache=embedder.settings.model_cache)
+    index_corpus(settings, embedder=embedder)
+    return KnowledgeBase(settings, embedder=embedder)
+
+
+def _cited_sentences(answer: Answer) -> list[tuple[int, str]]:
+    """(citation number, sentence) for every statement of an answer."""
+    pairs = []
+    for part in answer.text.split("\n\n"):
+        match = re.search(r"\[(\d+)\]\s*$", part)
+        if match:
+            pairs.append((int(match.group(1)), part[: match.start()].strip()))
+    return pairs
+
+
+def _assert_traceable(answer: Answer) -> None:
+    assert not answer.abstained and answer.citations
+    by_n = {c.n: c for c in answer.citations}
+    for n, statement in _cited_sentences(answer):
+        for line in statement.split("\n"):
+            assert line.removeprefix("- ") in by_n[n].chunk.text
+
+
+def test_goals_question_gets_all_three_goals_with_a_citation(kb: KnowledgeBase) -> None:
+    answer = kb.ask("Vilka mål har partnerskapet?")
+    _assert_traceable(answer)
+    for goal in ("ledande tillväxtregion", "tre bästa regionerna", "bästa investeringsfrämjande verksamheten"):
+        assert goal in answer.text
+    citation = answer.citations[0]
+    assert citation.chunk.title == "Lägesredovisning av Stockholm Business Alliance"
+    assert citation.chunk.section_title == "Bakgrund" and citation.chunk.paragraph > 0
+
+
+@pytest.mark.parametrize(
+    ("question", "expected"),
+    [
+        ("Hur mycket betalar varje kommun?", "4 kronor"),
+        ("När bildades partnerskapet?", "2006"),
+        ("Vem leder partnerskapet?", "kommunstyrelseordförandena"),
+        ("Hur mycket pengar används för investeringsfrämjande?", "13,0 miljoner"),
+    ],
+)
+def test_answer_fits_the_question(kb: KnowledgeBase, question: str, expected: str) -> None:
+    answer = kb.ask(question)
+    _assert_traceable(answer)
+    assert expected in answer.text
+
+
+def test_follow_up_uses_the_conversation(kb: KnowledgeBase) -> None:
+    first = "Vilka kommuner tog initiativ till nya branschsamarbeten under 2006?"
+    answer = kb.ask("Inom vilka branscher?", [first])
+    _assert_traceable(answer)
+    assert "automation" in answer.text and "säkerhet" in answer.text
+
+
+def test_english_question_gets_a_swedish_answer(kb: KnowledgeBase) -> None:
+    answer = kb.ask("What are the goals of the partnership for 2010?")
+    _assert_traceable(answer)
+    assert "ledande tillväxtregion" in answer.text
+
+
+@pytest.mark.parametrize("question", ["Vad kostar ett busskort i Malmö?", "Vem skrev Röda rummet?"])
+def test_out_of_scope_questions_are_abstained_with_nearest_passages(kb: KnowledgeBase, question: str) -> None:
+    answer = kb.ask(question)
+    assert answer.abstained and answer.text == ABSTAIN_TEXT
+    assert len(answer.hits) >= 3 and not answer.citations
+
+
+def test_missing_appendix_is_named(kb: KnowledgeBase) -> None:
+    answer = kb.ask("Vilka kommuner ingår?")
+    _assert_traceable(answer)
+    assert "40 kommuner" in answer.text
+    assert "Bilaga 1" in answer.text and "inte lagts till i kunskapsbasen" in answer.text
+    assert set(kb.missing_appendices()) == {1, 2, 3}
+
+
+def test_added_appendix_is_no_longer_missing(make_settings: Callable[..., Settings], embedder: Embedder) -> None:
+    settings = make_settings()
+    shutil.copytree(REPO / "corpus", settings.corpus_dir, dirs_exist_ok=True)
+    (settings.corpus_dir / "Bilaga 1 Testförteckning.md").write_text(
+        "# Bilaga 1 Förteckning (påhittad testdata)\n\nDeltagande testkommuner: Påhittby, Låtsasköping och Fiktiva.\n",
+        encoding="utf-8",
+    )
+    index_corpus(settings, embedder=embedder)
+    kb = KnowledgeBase(settings, embedder=embedder)
+    assert set(kb.missing_appendices()) == {2, 3}
+    answer = kb.ask("Vilka testkommuner deltar?")
+    assert "Låtsasköping" in answer.text
+    assert "Bilaga 1 (" not in answer.text
+
+
+def test_exact_phrase_and_filters(kb: KnowledgeBase) -> None:
+    hits = kb.search('"the capital of scandinavia"')
+    assert len(hits) == 1 and "The Capital of Scandinavia" in hits[0].chunk.text
+    assert kb.search('"en fras som inte finns någonstans"') == []
+    assert kb.search("mål", kinds=["bilaga"]) == []
+    assert all(h.chunk.kind == "rapport" for h in kb.search("mål", kinds=["rapport"]))
+
+
+@pytest.mark.slow
+def test_batch_contract_on_the_dev_set(tmp_path: Path, kb: KnowledgeBase) -> None:
+    out = tmp_path / "answers.jsonl"
+    env = {
+        **os.environ,
+        "KB_CORPUS_DIR": str(kb.settings.corpus_dir),
+        "KB_INDEX_DIR": str(kb.settings.index_dir),
+        "KB_MODEL_CACHE": str(kb.settings.model_cache),
+    }
+    result = subprocess.run(
+        [sys.executable, "-m", "kb_app", "ask", "--jsonl", str(DEV), "--out", str(out)],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert result.returncode == 0, result.stderr
+    answers = read_jsonl(out)
+    questions = read_jsonl(DEV)
+    assert [a["id"] for a in answers] == [q["id"] for q in questions]
+    for a in answers:
+        assert set(a) >= {"id", "answer", "abstained", "citations", "passages"}
+        assert len(a["passages"]) >= 5
+        assert a["abstained"] or a["citations"]
+        for c in a["citations"]:
+            assert set(c) >= {"n", "document", "title", "section", "page", "page_end", "paragraph", "text"}
+    metrics = score_answers(questions, answers)
+    assert metrics["answer_accuracy"] >= 0.9
+    assert metrics["evidence_hit@3"] == 1.0
+    assert metrics["abstention"] == 1.0 and metrics["false_abstention"] == 0.0
+
+
+@pytest.mark.slow
+def test_mixed_corpus_keeps_report_answers_and_cites_pdf_pages(
+    make_settings: Callable[..., Settings], embedder: Embedder
+) -> None:
+    settings = make_settings()
+    shutil.copytree(REPO / "corpus", settings.corpus_dir, dirs_exist_ok=True)
+    for pdf in PDF_DIR.glob("*.pdf"):
+        shutil.copy(pdf, settings.corpus_dir / pdf.name)
+    index_corpus(settings, embedder=embedder)
+    kb = KnowledgeBase(settings, embedder=embedder)
+    for question, needle in [
+        ("Hur mycket ska en kommun betala för att delta i Stockholm Business Alliance?", "4 kronor"),
+        ("Vilka mål har Stockholm Business Alliance för år 2010?", "ledande tillväxtregion"),
+    ]:
+        answer = kb.ask(question)
+        assert needle in answer.text
+        assert answer.citations[0].chunk.doc_id == "lagesredovisning-sba-2007.md"
+    answer = kb.ask("Vad ska inventeringen av rovdjur förhindra?")
+    citation = answer.citations[0].chunk
+    assert citation.doc_id == "nfs_2007_10_inventering_stora_rovdjur.pdf"
+    assert citation.page == 3 and "faunakriminalitet" in answer.text
