@@ -58,9 +58,16 @@ class KnowledgeBase:
             failed=dict(failed) if isinstance(failed, dict) and isinstance(documents, dict) else {},
         )
 
-    def search(self, query: str, *, k: int | None = None, **filters: list[str] | None) -> list[Hit]:
+    def search(
+        self,
+        query: str,
+        *,
+        k: int | None = None,
+        doc_ids: list[str] | None = None,
+        kinds: list[str] | None = None,
+    ) -> list[Hit]:
         """Hybrid search; see ``Retriever.search``."""
-        return self.retriever.search(query, k=k or self.settings.top_k, **filters)
+        return self.retriever.search(query, k=k or self.settings.top_k, doc_ids=doc_ids, kinds=kinds)
 
     def ask(self, question: str, history: list[str] | tuple[str, ...] = ()) -> Answer:
         """A Swedish answer with citations, or an abstention; see ``Answerer.ask``."""
