@@ -38,7 +38,11 @@ _CUES: dict[str, re.Pattern[str]] = {
         r"\b(19|20)\d\d\b|\b(januari|februari|mars|april|maj|juni|juli|augusti|september|oktober|november|december)\b",
         re.I,
     ),
-    "duration": re.compile(r"årig|\b\d{4}\s*[-–]\s*\d{4}\b|\b(år|månader|veckor|dagar)\b", re.I),
+    "duration": re.compile(
+        r"\wårig|\b\d+\s*(år|månader|veckor|dagar)\b|\b(19|20)\d\d\s*[-–]\s*(19|20)\d\d\b"
+        r"|\b(ett|två|tre|fyra|fem|sex|sju|åtta|nio|tio)\s+(år|månader)\b",
+        re.I,
+    ),
     "person": re.compile(
         r"\b[A-ZÅÄÖ][a-zåäöé]+ [A-ZÅÄÖ][a-zåäöé]+\b|ordförande|ledamöter|tjänstemän|handläggare", re.I
     ),
@@ -171,7 +175,16 @@ class Answerer:
         if self._abstain(question, coverage, hits) or self._unknown_name(question):
             return Answer(question, ABSTAIN_TEXT, True, (), hits, query)
         chosen = [best]
+        cue = _CUES.get(kind)
+        if cue is not None and not cue.search(best.text):
+            # the best match lacks the kind of fact asked for: add the best unit that has it
+            for score, unit in scored[1:]:
+                if cue.search(unit.text) and score >= 0.5 * best_score and unit.chunk.chunk_id != best.chunk.chunk_id:
+                    chosen.append(unit)
+                    break
         for score, unit in scored[1:4]:
+            if len(chosen) > 1:
+                break
             if (
                 score >= self.policy.second_ratio * best_score
                 and unit.chunk.chunk_id != best.chunk.chunk_id

@@ -13,8 +13,11 @@ from typing import Any
 import numpy as np
 
 _WORD = re.compile(r"\w+", re.UNICODE)
-# Bumped whenever tokenize() changes, so saved indexes made with another version are rebuilt.
-TOKENIZER_VERSION = 2
+# Bumped whenever tokenize() or the BM25 parameters change, so saved indexes made with another version are rebuilt.
+TOKENIZER_VERSION = 3
+# Tuned on SweQUAD-MC training+dev and SweFAQ dev (docs/evaluation.md): short passages favour low b.
+BM25_K1 = 0.9
+BM25_B = 0.4
 # Question and auxiliary words that the Snowball list lacks.
 _EXTRA_STOPWORDS = {
     "ska",
@@ -65,7 +68,7 @@ class LexicalIndex:
     def build(cls, ids: Sequence[str], texts: Sequence[str]) -> LexicalIndex:
         import bm25s
 
-        model = bm25s.BM25(k1=1.2, b=0.75)
+        model = bm25s.BM25(k1=BM25_K1, b=BM25_B)
         if texts:
             model.index([tokenize(t) or [""] for t in texts], show_progress=False)
         return cls(ids, model)

@@ -111,6 +111,14 @@ class VectorStore:
         )
         return [(chunk_from_record(i, d, m), 1.0 - float(dist)) for i, d, m, dist in rows]
 
+    def embeddings(self, ids: Sequence[str]) -> dict[str, np.ndarray]:
+        """Stored vectors of the given chunk ids."""
+        if not ids:
+            return {}
+        with _wrapped(self.settings, "läsa vektorer"):
+            got = self._collection.get(ids=list(ids), include=["embeddings"])
+        return {i: np.asarray(e, dtype=np.float32) for i, e in zip(got["ids"], got["embeddings"], strict=True)}
+
     def chunks(self, where: dict[str, Any] | None = None) -> list[Chunk]:
         """Every stored chunk (optionally filtered), in document order."""
         found = [chunk_from_record(i, d, m) for i, d, m in self._records(where)]
