@@ -103,9 +103,9 @@ class Retriever:
         n = min(max(self.fusion.candidates, k), int(mask.sum()))
         lexical = np.where(mask, self.lexical.scores(query), -np.inf)
         dense = self._dense(query, n, mask) if mode != "lexical" else {}
-        lexical_top = [int(i) for i in np.argsort(-lexical, kind="stable")[:n] if lexical[i] > 0]
+        lexical_top = [int(i) for i in np.argsort(-lexical, kind="stable")[:n] if np.isfinite(lexical[i])]
         if mode == "lexical":
-            order = [(self.lexical.ids[i], float(lexical[i])) for i in lexical_top]
+            order = [(self.lexical.ids[i], float(lexical[i])) for i in lexical_top if lexical[i] > 0]
             return self._hits(order[:k], {}, {cid: s for cid, s in order})
         lexical_scores = {self.lexical.ids[i]: float(lexical[i]) for i in lexical_top}
         if mode == "dense":

@@ -21,6 +21,9 @@ from kb_app.models import Chunk
 os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
 
 _PAGE = 5000
+# Wider HNSW graph and search than Chroma's defaults (16 / 100 / 100): the hybrid ranking takes
+# the top 100 dense candidates, and recall of that list measurably matters (docs/evaluation.md).
+_HNSW = {"space": "cosine", "max_neighbors": 32, "ef_construction": 200, "ef_search": 200}
 
 
 class VectorStore:
@@ -40,7 +43,7 @@ class VectorStore:
         with _wrapped(self.settings, "öppna samlingen"):
             collection = self._client.get_or_create_collection(
                 self.settings.collection,
-                configuration={"hnsw": {"space": "cosine"}},
+                configuration={"hnsw": dict(_HNSW)},
                 embedding_function=None,
             )
         return collection
@@ -58,7 +61,7 @@ class VectorStore:
             self._client.delete_collection(self.settings.collection)
             self._collection = self._client.create_collection(
                 self.settings.collection,
-                configuration={"hnsw": {"space": "cosine"}},
+                configuration={"hnsw": dict(_HNSW)},
                 metadata={"model_id": model_id},
                 embedding_function=None,
             )
