@@ -183,11 +183,19 @@ def test_mixed_corpus_keeps_report_answers_and_cites_pdf_pages(
 
 @pytest.mark.slow
 def test_ask_command_prints_answer_and_sources(kb: KnowledgeBase) -> None:
-    env = {**os.environ, "KB_CORPUS_DIR": str(kb.settings.corpus_dir), "KB_INDEX_DIR": str(kb.settings.index_dir),
-           "KB_MODEL_CACHE": str(kb.settings.model_cache)}
+    env = {
+        **os.environ,
+        "KB_CORPUS_DIR": str(kb.settings.corpus_dir),
+        "KB_INDEX_DIR": str(kb.settings.index_dir),
+        "KB_MODEL_CACHE": str(kb.settings.model_cache),
+    }
     result = subprocess.run(
         [sys.executable, "-m", "kb_app", "ask", "Hur", "mycket", "betalar", "varje", "kommun?"],
-        cwd=REPO, env=env, capture_output=True, text=True, timeout=300,
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     assert result.returncode == 0, result.stderr
     assert "4 kronor" in result.stdout and "[1]" in result.stdout
