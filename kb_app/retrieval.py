@@ -38,6 +38,7 @@ class Fusion:
     dense_weight: float = 0.6
     candidates: int = 100
     rrf_k: float = 60.0
+    exact_below: int = 50_000  # collections this small are scored exactly in memory, not by HNSW
 
 
 def quoted_phrases(query: str) -> list[str]:
@@ -71,6 +72,11 @@ class Retriever:
         self._lower_texts = [" ".join(c.text.lower().split()) for c in self._lexical_chunks]
         self._lock = threading.Lock()
         self._last_query: tuple[str, np.ndarray] | None = None
+        self._matrix: np.ndarray | None = None
+        if len(self.chunks) < self.fusion.exact_below:
+            ids, vectors = self.store.all_embeddings()
+            position = {cid: i for i, cid in enumerate(ids)}
+            self._matrix = vectors[[position[cid] for cid in self.lexical.ids]]
 
     def documents(self) -> list[tuple[str, str, str]]:
         """(document id, title, kind) of every indexed document, in order."""
@@ -118,8 +124,19 @@ class Retriever:
         missing = [cid for cid in lexical_scores if cid not in dense]
         if missing:
             vector = self._query_vector(query)
-            for cid, emb in self.store.embeddings(missing).items():
-                dense[cid] = float(emb @ vector)
+            if self._matrix is not None:
+                rows = [self.lexical.row(cid) for cid in missing]
+                values = self._matrix[[r for r in rows if r is not None]] @ vector
+                dense.update(
+                    zip(
+                        [c for c, r in zip(missing, rows, strict=True) if r is not None],
+                        map(float, values),
+                        strict=True,
+                    )
+                )
+            else:
+                for cid, emb in self.store.embeddings(missing).items():
+                    dense[cid] = float(emb @ vector)
         return self._hits(self._fuse(dense, lexical_scores)[:k], dense, lexical_scores)
 
     def _mask(self, doc_ids: Sequence[str] | None, kinds: Sequence[str] | None, phrases: list[str]) -> np.ndarray:
@@ -147,6 +164,10 @@ class Retriever:
 
     def _dense(self, query: str, n: int, mask: np.ndarray) -> dict[str, float]:
         vector = self._query_vector(query)
+        if self._matrix is not None:
+            scores = np.where(mask, self._matrix @ vector, -np.inf)
+            top = np.argpartition(-scores, n - 1)[:n] if n < len(scores) else np.arange(len(scores))
+            return {self.lexical.ids[i]: float(scores[i]) for i in top if np.isfinite(scores[i])}
         if mask.all():
             found = self.store.query(vector, n)
         else:

@@ -122,6 +122,17 @@ class VectorStore:
             got = self._collection.get(ids=list(ids), include=["embeddings"])
         return {i: np.asarray(e, dtype=np.float32) for i, e in zip(got["ids"], got["embeddings"], strict=True)}
 
+    def all_embeddings(self) -> tuple[list[str], np.ndarray]:
+        """Every stored chunk id with its vector (for exact scoring of small collections)."""
+        ids: list[str] = []
+        parts: list[np.ndarray] = []
+        for offset in range(0, self.count(), _PAGE):
+            with _wrapped(self.settings, "läsa vektorer"):
+                got = self._collection.get(limit=_PAGE, offset=offset, include=["embeddings"])
+            ids.extend(got["ids"])
+            parts.append(np.asarray(got["embeddings"], dtype=np.float32))
+        return ids, np.concatenate(parts) if parts else np.zeros((0, 0), dtype=np.float32)
+
     def chunks(self, where: dict[str, Any] | None = None) -> list[Chunk]:
         """Every stored chunk (optionally filtered), in document order."""
         found = [chunk_from_record(i, d, m) for i, d, m in self._records(where)]
