@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 KIND_REPORT = "rapport"
 KIND_APPENDIX = "bilaga"
@@ -51,7 +51,6 @@ class Document:
     blocks: tuple[Block, ...]
     content_hash: str
     pages: int | None = None
-    warnings: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -94,4 +93,3 @@ class Hit:
     dense_score: float | None = None
     lexical_score: float | None = None
     rank: int = 0
-    extras: dict[str, float] = field(default_factory=dict, compare=False)

@@ -31,6 +31,13 @@ def kb(tmp_path_factory: pytest.TempPathFactory, embedder: Embedder) -> Knowledg
     return KnowledgeBase(settings, embedder=embedder)
 
 
+def _env(kb: KnowledgeBase) -> dict[str, str]:
+    """Environment that points a subprocess at the test knowledge base."""
+    s = kb.settings
+    paths = {"KB_CORPUS_DIR": s.corpus_dir, "KB_INDEX_DIR": s.index_dir, "KB_MODEL_CACHE": s.model_cache}
+    return {**os.environ, **{k: str(v) for k, v in paths.items()}}
+
+
 def _cited_sentences(answer: Answer) -> list[tuple[int, str]]:
     """(citation number, sentence) for every statement of an answer."""
     pairs = []
@@ -128,12 +135,7 @@ def test_exact_phrase_and_filters(kb: KnowledgeBase) -> None:
 @pytest.mark.slow
 def test_batch_contract_on_the_dev_set(tmp_path: Path, kb: KnowledgeBase) -> None:
     out = tmp_path / "answers.jsonl"
-    env = {
-        **os.environ,
-        "KB_CORPUS_DIR": str(kb.settings.corpus_dir),
-        "KB_INDEX_DIR": str(kb.settings.index_dir),
-        "KB_MODEL_CACHE": str(kb.settings.model_cache),
-    }
+    env = _env(kb)
     result = subprocess.run(
         [sys.executable, "-m", "kb_app", "ask", "--jsonl", str(DEV), "--out", str(out)],
         cwd=REPO,
@@ -183,12 +185,7 @@ def test_mixed_corpus_keeps_report_answers_and_cites_pdf_pages(
 
 @pytest.mark.slow
 def test_ask_command_prints_answer_and_sources(kb: KnowledgeBase) -> None:
-    env = {
-        **os.environ,
-        "KB_CORPUS_DIR": str(kb.settings.corpus_dir),
-        "KB_INDEX_DIR": str(kb.settings.index_dir),
-        "KB_MODEL_CACHE": str(kb.settings.model_cache),
-    }
+    env = _env(kb)
     result = subprocess.run(
         [sys.executable, "-m", "kb_app", "ask", "Hur", "mycket", "betalar", "varje", "kommun?"],
         cwd=REPO,
