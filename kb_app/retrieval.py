@@ -31,12 +31,13 @@ class Fusion:
     Both score lists are completed to the union of their top ``candidates`` (the cosine of a
     lexical candidate is read from the store, the BM25 score of a dense candidate is exact),
     z-normalised over that union, and mixed with weight ``dense_weight``. Tuned on SweQUAD-MC
-    training+dev and SweFAQ dev; reciprocal rank fusion (``method="rrf"``) is kept for comparison.
+    training+dev and SweFAQ dev (docs/evaluation.md); reciprocal rank fusion (``method="rrf"``) is
+    kept for comparison.
     """
 
     method: str = "zscore"
-    dense_weight: float = 0.6
-    candidates: int = 100
+    dense_weight: float = 0.65
+    candidates: int = 200
     rrf_k: float = 60.0
     exact_below: int = 50_000  # collections this small are scored exactly in memory, not by HNSW
 
