@@ -73,6 +73,10 @@ def test_goals_question_gets_all_three_goals_with_a_citation(kb: KnowledgeBase) 
         ("När bildades partnerskapet?", "2006"),
         ("Vem leder partnerskapet?", "kommunstyrelseordförandena"),
         ("Hur mycket pengar används för investeringsfrämjande?", "13,0 miljoner"),
+        ("Hur finansieras verksamheten?", "4 kronor per invånare"),
+        ("Vad är verksamhetsidén?", "arbeta i nära samarbete med näringslivet"),
+        ("När bildades SBA?", "2006"),
+        ("How many municipalities participate?", "40 kommuner"),
     ],
 )
 def test_answer_fits_the_question(kb: KnowledgeBase, question: str, expected: str) -> None:
@@ -94,7 +98,15 @@ def test_english_question_gets_a_swedish_answer(kb: KnowledgeBase) -> None:
     assert "ledande tillväxtregion" in answer.text
 
 
-@pytest.mark.parametrize("question", ["Vad kostar ett busskort i Malmö?", "Vem skrev Röda rummet?"])
+@pytest.mark.parametrize(
+    "question",
+    [
+        "Vad kostar ett busskort i Malmö?",
+        "Vem skrev Röda rummet?",
+        "Vem är Sveriges statsminister?",
+        "What is the capital of France?",
+    ],
+)
 def test_out_of_scope_questions_are_abstained_with_nearest_passages(kb: KnowledgeBase, question: str) -> None:
     answer = kb.ask(question)
     assert answer.abstained and answer.text == ABSTAIN_TEXT
