@@ -17,7 +17,7 @@ import numpy as np
 from kb_app.config import Settings
 from kb_app.embeddings import Embedder
 from kb_app.errors import IndexMissingError
-from kb_app.lexical import LexicalIndex
+from kb_app.lexical import LexicalIndex, tokenize
 from kb_app.models import Hit
 from kb_app.store import VectorStore
 
@@ -40,6 +40,7 @@ class Fusion:
     candidates: int = 200
     rrf_k: float = 60.0
     exact_below: int = 50_000  # collections this small are scored exactly in memory, not by HNSW
+    phrase_weight: float = 0.6  # bonus for the share of the query's word pairs found in a passage
 
 
 def quoted_phrases(query: str) -> list[str]:
@@ -74,6 +75,7 @@ class Retriever:
         self._lock = threading.Lock()
         self._last_query: tuple[str, np.ndarray] | None = None
         self._matrix: np.ndarray | None = None
+        self._pair_cache: dict[str, frozenset[tuple[str, str]]] = {}
         if len(self.chunks) < self.fusion.exact_below:
             ids, vectors = self.store.all_embeddings()
             position = {cid: i for i, cid in enumerate(ids)}
@@ -138,7 +140,7 @@ class Retriever:
             else:
                 for cid, emb in self.store.embeddings(missing).items():
                     dense[cid] = float(emb @ vector)
-        return self._hits(self._fuse(dense, lexical_scores)[:k], dense, lexical_scores)
+        return self._hits(self._fuse(dense, lexical_scores, query)[:k], dense, lexical_scores)
 
     def _mask(self, doc_ids: Sequence[str] | None, kinds: Sequence[str] | None, phrases: list[str]) -> np.ndarray:
         mask = np.ones(len(self._lexical_chunks), dtype=bool)
@@ -176,7 +178,17 @@ class Retriever:
             found = self.store.query(vector, n, ids=allowed)
         return {c.chunk_id: s for c, s in found}
 
-    def _fuse(self, dense: dict[str, float], lexical: dict[str, float]) -> list[tuple[str, float]]:
+    def _pairs(self, chunk_id: str) -> frozenset[tuple[str, str]]:
+        """Consecutive word pairs (stemmed) of a passage, cached."""
+        pairs = self._pair_cache.get(chunk_id)
+        if pairs is None:
+            pairs = word_pairs(self._by_id[chunk_id].text)
+            if len(self._pair_cache) > 50_000:
+                self._pair_cache.clear()
+            self._pair_cache[chunk_id] = pairs
+        return pairs
+
+    def _fuse(self, dense: dict[str, float], lexical: dict[str, float], query: str) -> list[tuple[str, float]]:
         f = self.fusion
         ids = list(dict.fromkeys([*dense, *lexical]))
         d = np.array([dense.get(i, 0.0) for i in ids])
@@ -187,6 +199,9 @@ class Retriever:
             fused = f.dense_weight / (f.rrf_k + rank_d) + (1 - f.dense_weight) / (f.rrf_k + rank_l)
         else:
             fused = f.dense_weight * _z(d) + (1 - f.dense_weight) * _z(lx)
+            asked = word_pairs(query)
+            if asked and f.phrase_weight:
+                fused += f.phrase_weight * np.array([len(asked & self._pairs(i)) / len(asked) for i in ids])
         order = np.argsort(-fused, kind="stable")
         return [(ids[i], float(fused[i])) for i in order]
 
@@ -201,6 +216,12 @@ class Retriever:
             )
             for rank, (cid, score) in enumerate(order, start=1)
         ]
+
+
+def word_pairs(text: str) -> frozenset[tuple[str, str]]:
+    """Consecutive pairs of the words BM25 sees (stopwords out, stemmed): a cheap phrase signal."""
+    words = tokenize(text)
+    return frozenset(zip(words, words[1:], strict=False))
 
 
 def _z(values: np.ndarray) -> np.ndarray:
