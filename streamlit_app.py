@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import streamlit as st
 
-from kb_app.__main__ import location
 from kb_app.answer import Answer
 from kb_app.config import Settings
 from kb_app.errors import KbError
@@ -23,11 +22,11 @@ def show_answer(answer: Answer) -> None:
     st.markdown(answer.text)
     if answer.abstained:
         for hit in answer.hits[:3]:
-            with st.expander(f"Närmaste avsnitt: {location(hit.chunk)}"):
+            with st.expander(f"Närmaste avsnitt: {hit.chunk.location}"):
                 st.text(hit.chunk.text)
         return
     for citation in answer.citations:
-        with st.expander(f"[{citation.n}] {location(citation.chunk)}"):
+        with st.expander(f"[{citation.n}] {citation.chunk.location}"):
             st.text(citation.chunk.text)
 
 
@@ -62,7 +61,7 @@ def page_search(kb: KnowledgeBase) -> None:
         st.info("Inga avsnitt matchar sökningen.")
     for n, hit in enumerate(hits, start=1):
         with st.container(border=True):
-            st.markdown(f"**{n}.** {location(hit.chunk)}")
+            st.markdown(f"**{n}.** {hit.chunk.location}")
             st.text(hit.chunk.text)
 
 

@@ -59,26 +59,11 @@ def _print_answer(answer: Answer) -> None:
     if answer.citations:
         print("Källor:")
         for c in answer.citations:
-            print(f"[{c.n}] {location(c.chunk)}")
+            print(f"[{c.n}] {c.chunk.location}")
     else:
         print("Närmaste avsnitt:")
         for h in answer.hits[:3]:
-            print(f"- {location(h.chunk)}")
-
-
-def location(chunk: Any) -> str:
-    """Where a passage stands, for people: document, section, page and paragraph."""
-    parts = [chunk.title]
-    if chunk.section:
-        parts.append(chunk.section_title)
-    if chunk.page is not None:
-        pages = f"{chunk.page}" if chunk.page == chunk.page_end else f"{chunk.page}–{chunk.page_end}"
-        parts.append(f"s. {pages}")
-    paragraphs = (
-        f"{chunk.paragraph}" if chunk.paragraph == chunk.paragraph_end else f"{chunk.paragraph}–{chunk.paragraph_end}"
-    )
-    parts.append(f"stycke {paragraphs}")
-    return ", ".join(parts)
+            print(f"- {h.chunk.location}")
 
 
 def cmd_ask(args: argparse.Namespace, settings: Settings) -> int:

@@ -78,6 +78,19 @@ class Chunk:
         """The innermost heading, or an empty string."""
         return self.section[-1] if self.section else ""
 
+    @property
+    def location(self) -> str:
+        """Where the passage stands, for people: document, section, page(s) and paragraph(s)."""
+        parts = [self.title]
+        if self.section:
+            parts.append(self.section_title)
+        if self.page is not None:
+            pages = f"{self.page}" if self.page == self.page_end else f"{self.page}–{self.page_end}"
+            parts.append(f"s. {pages}")
+        same = self.paragraph == self.paragraph_end
+        parts.append(f"stycke {self.paragraph}" if same else f"stycke {self.paragraph}–{self.paragraph_end}")
+        return ", ".join(parts)
+
     def embedding_text(self) -> str:
         """The text given to the embedding model: title and heading trail as context."""
         trail = " › ".join((self.title, *self.section))

@@ -47,7 +47,6 @@ class KnowledgeBase:
 
     def status(self) -> IndexStatus:
         raw = read_status(self.settings)
-        documents = raw.get("documents", {})
         failed = raw.get("failed", {})
         return IndexStatus(
             documents=len(self.retriever.documents()),
@@ -55,7 +54,7 @@ class KnowledgeBase:
             model_id=self.settings.embedding_model,
             updated_at=str(raw.get("updated_at", "")),
             location=self.retriever.store.location,
-            failed=dict(failed) if isinstance(failed, dict) and isinstance(documents, dict) else {},
+            failed=dict(failed) if isinstance(failed, dict) else {},
         )
 
     def search(
