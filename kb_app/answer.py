@@ -191,7 +191,7 @@ class Answerer:
             return Answer(question, EMPTY_TEXT if not question else ABSTAIN_TEXT, True, (), hits, query)
         kind = question_kind(question)
         stems = content_stems(query)
-        units = [u for hit in hits[:4] for u in self._units(hit)]
+        units = [u for hit in hits[:4] for u in self._units(hit.chunk, hit.rank)]
         similarity = self._semantic_overlap(query, units) if is_english(question) else None
         scored = sorted(
             ((self._score(u, stems, kind, similarity[i] if similarity else None), u) for i, u in enumerate(units)),
@@ -219,7 +219,7 @@ class Answerer:
             ):
                 chosen.append(unit)
                 break
-        return self._compose(question, query, kind, chosen, hits)
+        return self._compose(question, query, chosen, hits)
 
     def _unknown_name(self, question: str) -> bool:
         """True when the question names something (a capitalised word) the documents never mention."""
@@ -302,21 +302,21 @@ class Answerer:
                 score += 0.3  # the passage points to the appendix that holds what is asked
         return score
 
-    def _units(self, hit: Hit) -> list[_Unit]:
+    def _units(self, chunk: Chunk, rank: int) -> list[_Unit]:
         units: list[_Unit] = []
-        for block in hit.chunk.text.split("\n\n"):
+        for block in chunk.text.split("\n\n"):
             lines = block.split("\n")
             if all(line.startswith("- ") for line in lines):
                 parts = [(line[2:].strip(), True) for line in lines]
             else:
                 parts = [(s.strip(), False) for line in lines for s in _SENTENCE_END.split(line) if s.strip()]
             for text, item in parts:
-                units.append(_Unit(text, hit.rank, hit.chunk, len(units), text.endswith(":"), item))
+                units.append(_Unit(text, rank, chunk, len(units), text.endswith(":"), item))
         return units
 
     def _expand(self, unit: _Unit) -> str:
         """A unit with what it needs to stand alone: a lead-in brings its list; a clause its ending."""
-        units = self._units(Hit(chunk=unit.chunk, score=0.0, rank=unit.hit_rank))
+        units = self._units(unit.chunk, unit.hit_rank)
         following = units[unit.index + 1 :]
         if unit.lead_in:
             lines = [unit.text]
@@ -329,19 +329,16 @@ class Answerer:
             return f"{unit.text} {following[0].text}"
         return unit.text
 
-    def _compose(self, question: str, query: str, kind: str, chosen: list[_Unit], hits: tuple[Hit, ...]) -> Answer:
+    def _compose(self, question: str, query: str, chosen: list[_Unit], hits: tuple[Hit, ...]) -> Answer:
         numbers: dict[str, int] = {}
         quoted: dict[str, list[str]] = {}
         parts: list[str] = []
-        for unit in chosen:
+        texts = [self._expand(unit) for unit in chosen]
+        for unit, text in zip(chosen, texts, strict=True):
             n = numbers.setdefault(unit.chunk.chunk_id, len(numbers) + 1)
-            text = self._expand(unit)
             quoted.setdefault(unit.chunk.chunk_id, []).append(text)
-            if "\n" in text:
-                parts.append(f"{text} [{n}]")
-            else:
-                parts.append(f"{text.rstrip()} [{n}]")
-        notes = self._missing_appendix_notes(query, [self._expand(u) for u in chosen])
+            parts.append(f"{text.rstrip()} [{n}]")
+        notes = self._missing_appendix_notes(query, texts)
         body = "\n\n".join(parts)
         if notes:
             body += "\n\n" + " ".join(notes)
@@ -374,7 +371,7 @@ class Answerer:
         return {n: t for n, t in sorted(self._appendix_titles.items()) if n not in present}
 
     def _missing_appendix_notes(self, query: str, texts: list[str]) -> list[str]:
-        missing = self.missing_appendices()
+        missing = self._missing
         wanted: set[int] = set()
         for text in texts:
             wanted |= {int(n) for n in _APPENDIX_REF.findall(text)}

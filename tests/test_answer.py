@@ -31,11 +31,13 @@ def kb(tmp_path_factory: pytest.TempPathFactory, embedder: Embedder) -> Knowledg
     return KnowledgeBase(settings, embedder=embedder)
 
 
-def _env(kb: KnowledgeBase) -> dict[str, str]:
-    """Environment that points a subprocess at the test knowledge base."""
+def _run_kb_app(kb: KnowledgeBase, *args: str) -> subprocess.CompletedProcess[str]:
+    """Run ``python -m kb_app`` against the test knowledge base."""
     s = kb.settings
     paths = {"KB_CORPUS_DIR": s.corpus_dir, "KB_INDEX_DIR": s.index_dir, "KB_MODEL_CACHE": s.model_cache}
-    return {**os.environ, **{k: str(v) for k, v in paths.items()}}
+    env = {**os.environ, **{k: str(v) for k, v in paths.items()}}
+    command = [sys.executable, "-m", "kb_app", *args]
+    return subprocess.run(command, cwd=REPO, env=env, capture_output=True, text=True, timeout=600)
 
 
 def _cited_sentences(answer: Answer) -> list[tuple[int, str]]:
@@ -147,15 +149,7 @@ def test_exact_phrase_and_filters(kb: KnowledgeBase) -> None:
 @pytest.mark.slow
 def test_batch_contract_on_the_dev_set(tmp_path: Path, kb: KnowledgeBase) -> None:
     out = tmp_path / "answers.jsonl"
-    env = _env(kb)
-    result = subprocess.run(
-        [sys.executable, "-m", "kb_app", "ask", "--jsonl", str(DEV), "--out", str(out)],
-        cwd=REPO,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
+    result = _run_kb_app(kb, "ask", "--jsonl", str(DEV), "--out", str(out))
     assert result.returncode == 0, result.stderr
     answers = read_jsonl(out)
     questions = read_jsonl(DEV)
@@ -197,15 +191,7 @@ def test_mixed_corpus_keeps_report_answers_and_cites_pdf_pages(
 
 @pytest.mark.slow
 def test_ask_command_prints_answer_and_sources(kb: KnowledgeBase) -> None:
-    env = _env(kb)
-    result = subprocess.run(
-        [sys.executable, "-m", "kb_app", "ask", "Hur", "mycket", "betalar", "varje", "kommun?"],
-        cwd=REPO,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    result = _run_kb_app(kb, "ask", "Hur", "mycket", "betalar", "varje", "kommun?")
     assert result.returncode == 0, result.stderr
     assert "4 kronor" in result.stdout and "[1]" in result.stdout
     assert "Källor:" in result.stdout and "Lägesredovisning av Stockholm Business Alliance" in result.stdout
