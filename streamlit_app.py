@@ -1,104 +1,396 @@
-"""SBA kunskapsbas: a thin Streamlit UI over kb_app (all logic lives in kb_app)."""
+"""SBA kunskapsbas: a thin Streamlit UI over kb_app (all logic lives in kb_app).
+
+Everything from documents or users is shown through ``md_escape`` or ``st.text``, so HTML and
+scripts in them are plain text. Views: Fråga (chat), Sök i dokumenten (paragraph finder),
+Introduktion (onboarding) and Dokument (reader, missing appendices, admin upload). The open view
+and a permalinked paragraph live in the URL (``?vy=Dokument&dok=…&stycke=…``).
+"""
 
 from __future__ import annotations
+
+import logging
+import threading
+import uuid
+from datetime import datetime
+from typing import Any
 
 import streamlit as st
 
 from kb_app.answer import Answer
 from kb_app.config import Settings
+from kb_app.embeddings import Embedder
 from kb_app.errors import KbError
-from kb_app.indexing import read_status
+from kb_app.feedback import FeedbackStore
+from kb_app.indexing import index_corpus, index_exists, index_version, read_status
+from kb_app.models import KIND_APPENDIX, KIND_REPORT, Chunk
+from kb_app.onboarding import SUGGESTED_QUESTIONS, Fact, introduction
+from kb_app.presentation import (
+    PARAM_DOC,
+    PARAM_PARAGRAPH,
+    PARAM_VIEW,
+    chunk_permalink,
+    conversation_markdown,
+    highlight_all,
+    highlight_sentences,
+    mark_terms,
+    md_escape,
+    permalink,
+    term_spans,
+)
 from kb_app.service import KnowledgeBase
+from kb_app.uploads import password_ok, save_upload, uploads_enabled
+
+log = logging.getLogger("kb_app.ui")
+VIEWS = ["Fråga", "Sök i dokumenten", "Introduktion", "Dokument"]
+KINDS = {"Alla dokument": None, "Rapporten": [KIND_REPORT], "Bilagorna": [KIND_APPENDIX]}
 
 st.set_page_config(page_title="SBA kunskapsbas", page_icon="📚", layout="wide")
 
 
 @st.cache_resource(show_spinner=False)
-def load_knowledge_base() -> KnowledgeBase:
-    return KnowledgeBase.open(Settings.from_env())
+def load_embedder(settings: Settings) -> Embedder:
+    """One embedding model per server, shared by every session and every index version."""
+    return Embedder(settings)
 
 
-def show_answer(answer: Answer) -> None:
-    st.markdown(answer.text)
+@st.cache_resource(show_spinner=False)
+def index_lock() -> threading.Lock:
+    """Serialises index builds started from the app."""
+    return threading.Lock()
+
+
+@st.cache_resource(show_spinner=False, max_entries=2)
+def load_knowledge_base(settings: Settings, version: str) -> KnowledgeBase:
+    """The index as of ``version``; a new version (written by the indexer) loads a new one."""
+    return KnowledgeBase(settings, embedder=load_embedder(settings))
+
+
+@st.cache_resource(show_spinner=False, max_entries=2)
+def load_introduction(_kb: KnowledgeBase, version: str) -> list[Fact]:
+    return introduction(_kb.answerer)
+
+
+@st.cache_resource(show_spinner=False)
+def load_feedback(settings: Settings) -> FeedbackStore:
+    return FeedbackStore(settings.feedback_db)
+
+
+def run_indexing(settings: Settings, title: str) -> None:
+    """Index the corpus with a visible progress bar; the next run loads the new index."""
+    with index_lock(), st.status(title, expanded=True) as status:
+        bar = st.progress(0.0, text="Förbereder…")
+
+        def progress(stage: str, done: int, total: int) -> None:
+            bar.progress(done / max(total, 1), text=f"{stage}: {done} av {total}")
+
+        report = index_corpus(settings, embedder=load_embedder(settings), progress=progress)
+        st.text(report.summary())
+        status.update(label="Indexeringen är klar", state="complete" if not report.failed else "error")
+
+
+def current_kb(settings: Settings) -> KnowledgeBase:
+    if not index_exists(settings):
+        run_indexing(settings, "Indexet saknas och byggs nu första gången. Det tar en stund…")
+    with st.spinner("Laddar kunskapsbasen…"):
+        return load_knowledge_base(settings, index_version(settings))
+
+
+# --- Fråga -------------------------------------------------------------------------------------
+
+
+def render_citation_context(kb: KnowledgeBase, chunk: Chunk, sentences: tuple[str, ...]) -> None:
+    context = kb.library.around(chunk)
+    for paragraph, inside in context:
+        if inside:
+            st.markdown(highlight_sentences(paragraph.text, sentences))
+        else:
+            st.caption(md_escape(paragraph.text))
+    if not context:
+        st.text(chunk.text)
+    st.caption(md_escape(where(chunk)))
+    st.markdown(f"[Öppna stycket i dokumentvyn]({chunk_permalink(chunk)})")
+
+
+def where(chunk: Chunk) -> str:
+    parts = [f"Dokument: {chunk.title}"]
+    if chunk.section:
+        parts.append(f"avsnitt: {' › '.join(chunk.section)}")
+    if chunk.page is not None:
+        parts.append(f"sida {chunk.page}" + (f"–{chunk.page_end}" if chunk.page_end != chunk.page else ""))
+    same = chunk.paragraph == chunk.paragraph_end
+    parts.append(f"stycke {chunk.paragraph}" + ("" if same else f"–{chunk.paragraph_end}"))
+    return " · ".join(parts)
+
+
+def save_feedback(settings: Settings, entry: dict[str, Any]) -> None:
+    rating = st.session_state.get(f"feedback-{entry['id']}")
+    if rating is not None:
+        try:
+            load_feedback(settings).record(entry["answer"], rating)
+            st.toast("Tack för din återkoppling!")
+        except KbError as exc:
+            st.toast(str(exc))
+
+
+def show_answer(kb: KnowledgeBase, settings: Settings, entry: dict[str, Any]) -> None:
+    answer: Answer = entry["answer"]
+    st.markdown(md_escape(answer.text))
     if answer.abstained:
         for hit in answer.hits[:3]:
-            with st.expander(f"Närmaste avsnitt: {hit.chunk.location}"):
-                st.text(hit.chunk.text)
-        return
+            with st.expander(f"Närmaste avsnitt: {md_escape(hit.chunk.location)}"):
+                render_citation_context(kb, hit.chunk, ())
     for citation in answer.citations:
-        with st.expander(f"[{citation.n}] {citation.chunk.location}"):
-            st.text(citation.chunk.text)
+        with st.expander(f"\\[{citation.n}\\] {md_escape(citation.chunk.location)}"):
+            render_citation_context(kb, citation.chunk, citation.sentences)
+    if answer.hits or answer.citations:
+        st.feedback("thumbs", key=f"feedback-{entry['id']}", on_change=save_feedback, args=(settings, entry))
 
 
-def page_ask(kb: KnowledgeBase) -> None:
-    history: list[tuple[str, Answer]] = st.session_state.setdefault("history", [])
-    if st.button("Ny konversation", disabled=not history):
+def page_ask(kb: KnowledgeBase, settings: Settings) -> None:
+    history: list[dict[str, Any]] = st.session_state.setdefault("history", [])
+    left, right = st.columns([1, 1])
+    if left.button("Ny konversation", disabled=not history, icon=":material/refresh:"):
         history.clear()
         st.rerun()
-    for question, answer in history:
+    right.download_button(
+        "Ladda ner samtalet (Markdown)",
+        conversation_markdown([(e["question"], e["answer"]) for e in history]),
+        file_name=f"sba-samtal-{datetime.now():%Y%m%d-%H%M}.md",
+        mime="text/markdown",
+        disabled=not history,
+        icon=":material/download:",
+        on_click="ignore",
+    )
+    for entry in history:
         with st.chat_message("user"):
-            st.text(question)
+            st.markdown(md_escape(entry["question"]))
         with st.chat_message("assistant"):
-            show_answer(answer)
-    question = st.chat_input("Ställ en fråga om SBA, till exempel: Vilka mål har partnerskapet?")
-    if question:
-        with st.chat_message("user"):
-            st.text(question)
-        answer = kb.ask(question, [q for q, _ in history])
-        history.append((question, answer))
-        with st.chat_message("assistant"):
-            show_answer(answer)
+            show_answer(kb, settings, entry)
+    typed = st.chat_input("Ställ en fråga om SBA, till exempel: Vilka mål har partnerskapet?")
+    question = typed if typed is not None else st.session_state.pop("pending_question", None)
+    if question is None:
+        if not history:
+            st.caption("Exempel: " + " · ".join(md_escape(q) for q in SUGGESTED_QUESTIONS[:3]))
+        return
+    with st.chat_message("user"):
+        st.markdown(md_escape(question) or "–")
+    with st.spinner("Söker i dokumenten…"):
+        answer = kb.ask(question, [e["question"] for e in history if not e["answer"].abstained])
+    history.append({"id": uuid.uuid4().hex, "question": question, "answer": answer})
+    st.rerun()  # draw the conversation (and its buttons) with the new answer in it
+
+
+# --- Sök i dokumenten --------------------------------------------------------------------------
 
 
 def page_search(kb: KnowledgeBase) -> None:
     documents = {title: doc_id for doc_id, title, _ in kb.retriever.documents()}
-    query = st.text_input("Sök i dokumenten", placeholder='Sökord, eller en exakt fras inom "citattecken"')
-    chosen = st.multiselect("Dokument", list(documents), placeholder="Alla dokument")
+    query = st.text_input(
+        "Sök i dokumenten", placeholder='Sökord, eller en exakt fras inom "citattecken"', key="finder"
+    )
+    left, right = st.columns([2, 1])
+    chosen = left.multiselect("Dokument", list(documents), placeholder="Alla dokument")
+    kinds = right.radio("Visa", list(KINDS), horizontal=True)
     if not query.strip():
+        st.caption('Tips: sätt en fras inom citattecken för exakt träff, till exempel "The Capital of Scandinavia".')
         return
-    hits = kb.search(query.strip(), k=10, doc_ids=[documents[t] for t in chosen] or None)
+    if len(query) > kb.settings.max_question_chars:
+        st.warning(f"Sökningen är för lång. Korta den till högst {kb.settings.max_question_chars} tecken.")
+        return
+    hits = kb.search(query.strip(), k=10, doc_ids=[documents[t] for t in chosen] or None, kinds=KINDS[kinds])
     if not hits:
-        st.info("Inga avsnitt matchar sökningen.")
+        st.info("Inga stycken matchar sökningen. Prova andra ord eller ta bort filtren.")
     for n, hit in enumerate(hits, start=1):
+        chunk = hit.chunk
+        paragraphs = [p for p, inside in kb.library.around(chunk, radius=0) if inside]
+        best = max(paragraphs, key=lambda p: len(term_spans(p.text, query)), default=None)
         with st.container(border=True):
-            st.markdown(f"**{n}.** {hit.chunk.location}")
-            st.text(hit.chunk.text)
+            st.markdown(f"**{n}.** {md_escape(chunk.location)}")
+            for paragraph in paragraphs or []:
+                st.markdown(mark_terms(paragraph.text, query))
+            if not paragraphs:
+                st.markdown(mark_terms(chunk.text, query))
+            target = best.n if best else chunk.paragraph
+            st.markdown(f"[Permalänk till stycke {target}]({permalink(chunk.doc_id, target)})")
 
 
-def page_documents(kb: KnowledgeBase) -> None:
-    status = read_status(kb.settings)
+# --- Introduktion ------------------------------------------------------------------------------
+
+
+def ask_suggested(question: str) -> None:
+    st.session_state["pending_question"] = question
+    st.session_state[PARAM_VIEW] = VIEWS[0]
+
+
+def page_introduction(kb: KnowledgeBase) -> None:
+    st.markdown(
+        "Välkommen! Här är det viktigaste om Stockholm Business Alliance, hämtat ur dokumenten i "
+        "kunskapsbasen. Varje uppgift har sin källa."
+    )
+    for fact in load_introduction(kb, kb.version):
+        with st.container(border=True):
+            st.subheader(fact.topic.title, anchor=False)
+            if not fact.answers:
+                st.caption("Dokumenten i kunskapsbasen säger inget om detta ännu.")
+            for answer in fact.answers:
+                st.markdown(md_escape(answer.text))
+                for citation in answer.citations:
+                    st.caption(
+                        f"\\[{citation.n}\\] {md_escape(citation.chunk.location)} · "
+                        f"[öppna]({chunk_permalink(citation.chunk)})"
+                    )
+    missing = kb.missing_appendices()
+    if missing:
+        names = ", ".join(f"Bilaga {n} ({title})" for n, title in missing.items())
+        st.info(md_escape(f"Rapporten hänvisar till bilagor som inte finns i kunskapsbasen än: {names}."))
+    st.subheader("Frågor att börja med", anchor=False)
+    columns = st.columns(2)
+    for i, question in enumerate(SUGGESTED_QUESTIONS):
+        columns[i % 2].button(question, key=f"suggested-{i}", on_click=ask_suggested, args=(question,))
+
+
+# --- Dokument ----------------------------------------------------------------------------------
+
+
+def page_documents(kb: KnowledgeBase, settings: Settings) -> None:
+    status = read_status(settings)
     documents = status.get("documents", {})
+    documents = documents if isinstance(documents, dict) else {}
+    chunk_counts: dict[str, int] = {}
+    for chunk in kb.retriever.chunks:
+        chunk_counts[chunk.doc_id] = chunk_counts.get(chunk.doc_id, 0) + 1
     rows = [
         {
             "Dokument": d.get("title"),
             "Typ": d.get("kind"),
             "Sidor": d.get("pages") or "–",
+            "Avsnitt": chunk_counts.get(doc_id, 0),
             "Indexerat": d.get("indexed_at"),
+            "Fil": doc_id,
         }
-        for d in (documents.values() if isinstance(documents, dict) else [])
+        for doc_id, d in documents.items()
     ]
-    st.dataframe(rows, hide_index=True, use_container_width=True)
+    st.dataframe(rows, hide_index=True, width="stretch")
     missing = kb.missing_appendices()
     if missing:
-        st.subheader("Bilagor som saknas")
+        st.subheader("Bilagor som saknas", anchor=False)
         for number, title in missing.items():
-            st.warning(f"Bilaga {number} – {title}: hänvisas till i rapporten men har inte lagts till.")
+            st.warning(
+                md_escape(f"Bilaga {number} – {title}: rapporten hänvisar till den, men den har inte lagts till.")
+            )
+    failed = status.get("failed")
+    if isinstance(failed, dict) and failed:
+        st.subheader("Filer som inte kunde indexeras", anchor=False)
+        for message in failed.values():
+            st.error(md_escape(str(message)))
+    render_reader(kb)
+    render_admin(settings)
 
 
-st.title("SBA kunskapsbas")
+def render_reader(kb: KnowledgeBase) -> None:
+    st.subheader("Läs ett dokument", anchor=False)
+    titles = {doc_id: title for doc_id, title, _ in kb.retriever.documents()}
+    if not titles:
+        st.info("Kunskapsbasen innehåller inga dokument ännu.")
+        return
+    ids = list(titles)
+    wanted = st.query_params.get(PARAM_DOC)
+    doc_id = st.selectbox(
+        "Dokument",
+        ids,
+        index=ids.index(wanted) if wanted in titles else 0,
+        format_func=lambda d: titles[d],
+        key=f"reader-{wanted}",
+    )
+    try:
+        target = int(st.query_params.get(PARAM_PARAGRAPH, "0")) if doc_id == wanted else 0
+    except ValueError:
+        target = 0
+    paragraphs = kb.library.paragraphs(doc_id)
+    marked = next((p for p in paragraphs if p.n == target and p.kind != "heading"), None)
+    if target and marked is None:
+        st.warning(f"Stycke {target} finns inte i dokumentet. Hela dokumentet visas nedan.")
+    if marked is not None:
+        with st.container(border=True, key="permalink-target"):
+            trail = " › ".join(marked.section)
+            page = f", sida {marked.page}" if marked.page is not None else ""
+            st.markdown(md_escape(f"Länkat stycke {marked.n}: {titles[doc_id]}, {trail}{page}"))
+            st.markdown(highlight_all(marked.text))
+    with st.expander("Hela dokumentet", expanded=marked is None):
+        for paragraph in paragraphs:
+            if paragraph.kind == "heading":
+                st.markdown(f"**{md_escape(paragraph.text)}**")
+                continue
+            label = f"¶ {paragraph.n}" + (f" · s. {paragraph.page}" if paragraph.page is not None else "")
+            text = highlight_all(paragraph.text) if paragraph is marked else md_escape(paragraph.text)
+            st.markdown(f":gray[{md_escape(label)}]  \n{text}")
+
+
+def render_admin(settings: Settings) -> None:
+    st.subheader("Lägg till dokument", anchor=False)
+    if not uploads_enabled(settings):
+        st.caption("Uppladdning är avstängd. En administratör slår på den genom att sätta KB\\_ADMIN\\_PASSWORD.")
+        return
+    attempt = st.text_input("Administratörslösenord", type="password", key="admin-password")
+    if not attempt:
+        return
+    if not password_ok(settings, attempt):
+        st.error("Fel lösenord.")
+        return
+    files = st.file_uploader(
+        "PDF, Word (.docx), Markdown eller text",
+        type=["pdf", "docx", "md", "markdown", "txt"],
+        accept_multiple_files=True,
+        max_upload_size=max(1, int(settings.max_file_mb)),
+    )
+    if st.button("Spara och indexera", disabled=not files, type="primary"):
+        saved = 0
+        for upload in files or []:
+            try:
+                result = save_upload(settings, upload.name, upload.getvalue())
+                saved += 1
+                st.success(
+                    md_escape(f"{result.name} sparad" + (" (ersatte en tidigare version)." if result.replaced else "."))
+                )
+            except KbError as exc:
+                st.error(md_escape(str(exc)))
+        if saved:
+            run_indexing(settings, "Indexerar de nya dokumenten…")
+            st.button("Visa det uppdaterade indexet", on_click=lambda: None)
+    if st.button("Indexera om dokumentmappen"):
+        run_indexing(settings, "Indexerar dokumentmappen…")
+
+
+# --- Page --------------------------------------------------------------------------------------
+
+
+def main() -> None:
+    st.title("SBA kunskapsbas")
+    settings = Settings.from_env()
+    kb = current_kb(settings)
+    status = kb.status()
+    st.caption(
+        f"{status.documents} dokument · {status.chunks} avsnitt · uppdaterat {md_escape(status.updated_at or 'okänt')}"
+    )
+    tabs = st.tabs(VIEWS, key=PARAM_VIEW, bind="query-params", on_change="rerun")
+    for view, tab in zip(VIEWS, tabs, strict=True):
+        if not tab.open:
+            continue
+        with tab:
+            if view == "Fråga":
+                page_ask(kb, settings)
+            elif view == "Sök i dokumenten":
+                page_search(kb)
+            elif view == "Introduktion":
+                page_introduction(kb)
+            else:
+                page_documents(kb, settings)
+
+
 try:
-    with st.spinner("Laddar indexet (bygger det om det saknas)…"):
-        kb = load_knowledge_base()
+    main()
 except KbError as exc:
-    st.error(str(exc))
-    st.stop()
-
-status = kb.status()
-st.caption(f"{status.documents} dokument · {status.chunks} avsnitt · uppdaterat {status.updated_at or 'okänt'}")
-ask_tab, search_tab, documents_tab = st.tabs(["Fråga", "Sök i dokumenten", "Dokument"])
-with ask_tab:
-    page_ask(kb)
-with search_tab:
-    page_search(kb)
-with documents_tab:
-    page_documents(kb)
+    st.error(md_escape(str(exc)))
+except Exception:  # never a traceback in the browser; the log has it
+    log.exception("Oväntat fel i appen")
+    st.error("Något gick fel. Försök igen om en stund; kvarstår felet, kontakta den som driver tjänsten.")

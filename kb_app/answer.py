@@ -26,6 +26,7 @@ ABSTAIN_TEXT = (
     "Här är de avsnitt som ligger närmast, om du vill kontrollera själv."
 )
 EMPTY_TEXT = "Skriv en fråga, till exempel: Vilka mål har partnerskapet?"
+TOO_LONG_TEXT = "Frågan är för lång ({length} tecken). Korta den till högst {limit} tecken och fråga igen."
 
 _ENGLISH = {"what", "who", "how", "when", "which", "is", "are", "the", "does", "do", "of", "much", "many", "why"}
 _FOLLOW_UP_START = re.compile(r"^(och|men|inom|i vilka|vilka av|hur då|varför|vad mer|när då|var då)\b", re.I)
@@ -49,6 +50,19 @@ _CUES: dict[str, re.Pattern[str]] = {
         r"\b[A-ZÅÄÖ][a-zåäöé]+ [A-ZÅÄÖ][a-zåäöé]+\b|ordförande|ledamöter|tjänstemän|handläggare", re.I
     ),
 }
+
+
+# Swedish words for the same relation, as stems: membership (ingå ~ delta ~ medlem ~ ansluta) and
+# governance (styra ~ leda). Membership matches by prefix; governance only exactly ("ledande" is not "leds").
+_SYNONYM_PREFIXES = ("ingå", "delt", "deltog", "medlem", "anslut")
+_SYNONYM_EXACT = frozenset({"styr", "led", "ledning"})
+
+
+def _synonyms(stem: str) -> int:
+    """The synonym group of a stem: 1 membership, 2 governance, 0 none."""
+    if stem.startswith(_SYNONYM_PREFIXES):
+        return 1
+    return 2 if stem in _SYNONYM_EXACT else 0
 
 
 @dataclass(frozen=True)
@@ -93,6 +107,12 @@ class AnswerPolicy:
     min_dense_foreign: float = 0.755
     second_ratio: float = 0.9
     passages: int = 5
+
+
+def too_long_answer(question: str, limit: int) -> Answer:
+    """The reply to a question over the length limit (nothing is searched)."""
+    text = TOO_LONG_TEXT.format(length=len(question), limit=limit)
+    return Answer(question[:limit], text, True, (), (), "")
 
 
 def question_kind(question: str) -> str:
@@ -143,7 +163,10 @@ def _acronyms(texts: Iterable[str]) -> dict[str, str]:
 
 def content_stems(query: str) -> list[str]:
     """The query's stems that carry content: the frame of "hur lång/stor/mycket/många" is dropped."""
-    frame = re.match(r"^\s*(hur|how)\s+(\w+)", query.lower())
+    frame = re.match(
+        r"^\s*(hur|how)\s+(lång\w*|länge|stor\w*|mycket|många|ofta|gammal\w*|hög\w*|much|many|long|big|large|often)\b",
+        query.lower(),
+    )
     skip = set(tokenize(frame.group(2))) if frame else set()
     return [s for s in dict.fromkeys(tokenize(query)) if s not in skip]
 
@@ -231,9 +254,12 @@ class Answerer:
         return False
 
     def _matches(self, stem: str, words: set[str]) -> float:
-        """1 for the stem itself, 0.5 for a Swedish compound relative (avtalsperiod ~ perioden)."""
+        """1 for the stem itself, 0.5 for a Swedish compound relative (avtalsperiod ~ perioden), 0.8 for a synonym."""
         if stem in words:
             return 1.0
+        synonyms = _synonyms(stem)
+        if synonyms and any(_synonyms(word) == synonyms for word in words):
+            return 0.8
         for word in words:
             shorter = min(len(word), len(stem))
             close = abs(len(word) - len(stem)) <= 2

@@ -47,6 +47,13 @@ class Settings:
     chroma_host: str = _setting("", "KB_CHROMA_HOST", "Värd för en Chroma-server (chroma run). Tomt = inbäddad Chroma.")
     chroma_port: int = _setting(8000, "KB_CHROMA_PORT", "Port för Chroma-servern.")
     top_k: int = _setting(5, "KB_TOP_K", "Antal träffar som visas och används för svaret.")
+    max_question_chars: int = _setting(1000, "KB_MAX_QUESTION_CHARS", "Längsta tillåtna fråga i tecken.")
+    feedback_db: Path = _setting(
+        Path(".kb/feedback.sqlite3"), "KB_FEEDBACK_DB", "SQLite-fil där tumme upp/ned på svar sparas."
+    )
+    admin_password: str = _setting(
+        "", "KB_ADMIN_PASSWORD", "Lösenord för uppladdning och omindexering i appen. Tomt = uppladdning avstängd."
+    )
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import time
+import uuid
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
@@ -21,6 +22,7 @@ from kb_app.documents import corpus_files, file_fingerprint, load_catalog, read_
 from kb_app.embeddings import Embedder
 from kb_app.errors import CorpusError
 from kb_app.lexical import LexicalIndex
+from kb_app.library import remove_paragraphs, save_paragraphs
 from kb_app.models import Document
 from kb_app.store import VectorStore
 
@@ -124,9 +126,12 @@ def index_corpus(
             store.upsert(chunks, vectors[offset : offset + len(chunks)])
             offset += len(chunks)
         report.embedded = len(new_chunks)
+    for doc in to_index:
+        save_paragraphs(settings.index_dir, doc)
 
     for doc_id in sorted(set(stored) - present):
         store.delete_document(doc_id)
+        remove_paragraphs(settings.index_dir, doc_id)
         report.removed.append(doc_id)
 
     changed = bool(report.new or report.changed or report.removed or report.rebuilt)
@@ -156,7 +161,9 @@ def _write_status(settings: Settings, report: IndexReport, parsed: dict[str, Doc
         }
     for doc_id in report.removed:
         documents.pop(doc_id, None)
+    changed = bool(report.new or report.changed or report.removed or report.rebuilt)
     status = {
+        "version": uuid.uuid4().hex if changed or "version" not in previous else previous["version"],
         "model_id": settings.embedding_model,
         "updated_at": now,
         "documents": documents,
@@ -173,6 +180,11 @@ def read_status(settings: Settings) -> dict[str, object]:
     """The status written by the last indexing run, or an empty dict."""
     path = settings.index_dir / STATUS_FILE
     return json.loads(path.read_text()) if path.is_file() else {}
+
+
+def index_version(settings: Settings) -> str:
+    """An id that changes whenever an indexing run changes the index ("" when there is none)."""
+    return str(read_status(settings).get("version", ""))
 
 
 def index_exists(settings: Settings) -> bool:

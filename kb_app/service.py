@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from kb_app.answer import Answer, Answerer
+from kb_app.answer import Answer, Answerer, too_long_answer
 from kb_app.config import Settings
 from kb_app.embeddings import Embedder
-from kb_app.indexing import Progress, index_corpus, index_exists, read_status
+from kb_app.indexing import Progress, index_corpus, index_exists, index_version, read_status
+from kb_app.library import Library
 from kb_app.models import Hit
 from kb_app.retrieval import Retriever
 
@@ -29,9 +30,11 @@ class KnowledgeBase:
 
     def __init__(self, settings: Settings, *, embedder: Embedder | None = None) -> None:
         self.settings = settings
+        self.version = index_version(settings)  # read first: a newer index written meanwhile shows as stale
         self.embedder = embedder or Embedder(settings)
         self.retriever = Retriever(settings, embedder=self.embedder)
         self.answerer = Answerer(self.retriever)
+        self.library = Library(settings)
 
     @classmethod
     def open(cls, settings: Settings, *, progress: Progress | None = None) -> KnowledgeBase:
@@ -69,8 +72,17 @@ class KnowledgeBase:
         return self.retriever.search(query, k=k or self.settings.top_k, doc_ids=doc_ids, kinds=kinds)
 
     def ask(self, question: str, history: list[str] | tuple[str, ...] = ()) -> Answer:
-        """A Swedish answer with citations, or an abstention; see ``Answerer.ask``."""
+        """A Swedish answer with citations, or an abstention; see ``Answerer.ask``.
+
+        A question longer than ``KB_MAX_QUESTION_CHARS`` gets a polite request to shorten it.
+        """
+        if len(question) > self.settings.max_question_chars:
+            return too_long_answer(question, self.settings.max_question_chars)
         return self.answerer.ask(question, history)
+
+    def is_stale(self) -> bool:
+        """True when the indexer has written a newer index than the one this object serves."""
+        return index_version(self.settings) != self.version
 
     def missing_appendices(self) -> dict[int, str]:
         """Appendices the documents refer to that have not been added: {number: title}."""
