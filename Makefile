@@ -4,7 +4,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-$(shell (cat requirements.txt; echo) | sha256sum | cut -c1-12)
 PORT ?= 8501
 
-.PHONY: install run index test lint clean
+.PHONY: install browser run index test lint clean
 
 $(STAMP): requirements.txt
 	test -x $(PY) || python3 -m venv $(VENV)
@@ -16,6 +16,12 @@ $(STAMP): requirements.txt
 
 install: $(STAMP)
 
+# Debian's Chromium for the browser tests (Playwright drives /usr/bin/chromium).
+browser:
+	@test -x /usr/bin/chromium || { echo "Installerar Chromium för webbläsartesterna…"; \
+		SUDO=$$([ "$$(id -u)" = 0 ] || echo sudo); \
+		$$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq chromium >/dev/null; }
+
 index: install
 	$(PY) -m indexer
 
@@ -24,7 +30,7 @@ run: install
 	$(VENV)/bin/streamlit run streamlit_app.py --server.port $(PORT) --server.headless true \
 		--browser.gatherUsageStats false
 
-test: install
+test: install browser
 	$(PY) -m pytest
 
 lint: install

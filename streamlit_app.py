@@ -111,10 +111,15 @@ def render_citation_context(kb: KnowledgeBase, chunk: Chunk, sentences: tuple[st
     st.markdown(f"[Öppna stycket i dokumentvyn]({chunk_permalink(chunk)})")
 
 
+def trail(section: tuple[str, ...], title: str) -> str:
+    """The heading trail without the document's own title."""
+    return " › ".join(section[1:] if section[:1] == (title,) else section)
+
+
 def where(chunk: Chunk) -> str:
     parts = [f"Dokument: {chunk.title}"]
-    if chunk.section:
-        parts.append(f"avsnitt: {' › '.join(chunk.section)}")
+    if trail(chunk.section, chunk.title):
+        parts.append(f"avsnitt: {trail(chunk.section, chunk.title)}")
     if chunk.page is not None:
         parts.append(f"sida {chunk.page}" + (f"–{chunk.page_end}" if chunk.page_end != chunk.page else ""))
     same = chunk.paragraph == chunk.paragraph_end
@@ -312,9 +317,10 @@ def render_reader(kb: KnowledgeBase) -> None:
         st.warning(f"Stycke {target} finns inte i dokumentet. Hela dokumentet visas nedan.")
     if marked is not None:
         with st.container(border=True, key="permalink-target"):
-            trail = " › ".join(marked.section)
+            headings = trail(marked.section, titles[doc_id])
+            place = ", ".join(p for p in (titles[doc_id], headings) if p)
             page = f", sida {marked.page}" if marked.page is not None else ""
-            st.markdown(md_escape(f"Länkat stycke {marked.n}: {titles[doc_id]}, {trail}{page}"))
+            st.markdown(md_escape(f"Länkat stycke {marked.n}: {place}{page}"))
             st.markdown(highlight_all(marked.text))
     with st.expander("Hela dokumentet", expanded=marked is None):
         for paragraph in paragraphs:
