@@ -151,6 +151,12 @@ def show_answer(kb: KnowledgeBase, settings: Settings, entry: dict[str, Any]) ->
         st.feedback("thumbs", key=f"feedback-{entry['id']}", on_change=save_feedback, args=(settings, entry))
 
 
+def app_url() -> str:
+    """The app's address without query, for links in an exported conversation."""
+    url = st.context.url or ""
+    return url.split("?", 1)[0]
+
+
 def page_ask(kb: KnowledgeBase, settings: Settings) -> None:
     history: list[dict[str, Any]] = st.session_state.setdefault("history", [])
     left, right = st.columns([1, 1])
@@ -159,7 +165,7 @@ def page_ask(kb: KnowledgeBase, settings: Settings) -> None:
         st.rerun()
     right.download_button(
         "Ladda ner samtalet (Markdown)",
-        conversation_markdown([(e["question"], e["answer"]) for e in history]),
+        conversation_markdown([(e["question"], e["answer"]) for e in history], base_url=app_url()),
         file_name=f"sba-samtal-{datetime.now():%Y%m%d-%H%M}.md",
         mime="text/markdown",
         disabled=not history,
