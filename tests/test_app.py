@@ -186,3 +186,32 @@ def test_feedback_and_export_helpers_are_real(tmp_path: Path) -> None:
     store.record(answer, 0)
     rows = store.entries()
     assert [r["rating"] for r in rows] == [1, 0] and rows[0]["question"] == "Vad kostar det?"
+
+
+@pytest.mark.slow
+def test_missing_index_is_built_on_first_start(
+    monkeypatch: pytest.MonkeyPatch, report_corpus: Settings, embedder: Embedder
+) -> None:
+    monkeypatch.setenv("KB_CORPUS_DIR", str(report_corpus.corpus_dir))
+    monkeypatch.setenv("KB_INDEX_DIR", str(report_corpus.index_dir))
+    monkeypatch.setenv("KB_MODEL_CACHE", str(embedder.settings.model_cache))
+    at = AppTest.from_file(str(REPO / "streamlit_app.py"), default_timeout=300)
+    at.run()
+    assert not at.exception and not at.error
+    assert any(s.label == "Indexeringen är klar" for s in at.status)
+    assert (report_corpus.index_dir / "status.json").is_file()
+    at.chat_input[0].set_value("Vilka mål har partnerskapet?").run()
+    assert "norra Europas ledande tillväxtregion" in _plain(_markdown(at))
+
+
+def test_configuration_errors_are_swedish_messages(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setenv("KB_CORPUS_DIR", str(tmp_path / "finns-inte"))
+    monkeypatch.setenv("KB_INDEX_DIR", str(tmp_path / "index"))
+    at = AppTest.from_file(str(REPO / "streamlit_app.py"), default_timeout=120)
+    at.run()
+    assert not at.exception
+    assert "finns inte" in _plain(at.error[0].value)
+    monkeypatch.setenv("KB_TOP_K", "många")
+    at = AppTest.from_file(str(REPO / "streamlit_app.py"), default_timeout=120)
+    at.run()
+    assert not at.exception and "KB_TOP_K" in _plain(at.error[0].value)
