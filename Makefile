@@ -26,7 +26,7 @@ index: install
 	$(PY) -m indexer
 
 run: install
-	@test -f .kb/index/status.json || $(PY) -m indexer
+	@test -f .kb/index/CURRENT || $(PY) -m indexer
 	$(VENV)/bin/streamlit run streamlit_app.py --server.port $(PORT) --server.headless true \
 		--browser.gatherUsageStats false
 

@@ -1,67 +1,108 @@
-"""Benchmarks: ``python -m bench latency`` (warm answer latency on the shipped corpus).
+"""Benchmarks: ``python -m bench quick|all|latency|quality|indexing|scale|memory``.
 
-Each benchmark prints its figures; nothing here asserts on time, since shared machines vary.
+``all`` runs everything in one process and writes ``docs/benchmarks.md``; the others print JSON.
+Nothing here asserts on time: shared machines vary, so every comparison is made in the same run.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import statistics
+import logging
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
+from bench import perf, quality
+from bench.common import REPO, WORK, machine
 from kb_app.config import Settings
+from kb_app.embeddings import Embedder
+from kb_app.indexing import index_corpus
 from kb_app.service import KnowledgeBase
 
-SHARED = Path(__file__).resolve().parents[2] / "shared"
+SIZES = (1_000, 10_000, 100_000)
 
 
-def percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    index = min(len(ordered) - 1, max(0, round(q / 100 * (len(ordered) - 1))))
-    return ordered[index]
+def _kb(settings: Settings, embedder: Embedder) -> KnowledgeBase:
+    local = perf.shipped_settings(settings, WORK / "shipped")
+    index_corpus(local, embedder=embedder)
+    return KnowledgeBase(local, embedder=embedder)
 
 
-def latency(rounds: int) -> dict[str, float]:
-    """Warm latency of the bare query embedding, retrieval and full answers on the dev questions."""
-    kb = KnowledgeBase.open(Settings.from_env())
-    questions = [json.loads(line) for line in (SHARED / "eval" / "dev.jsonl").read_text().splitlines() if line]
-    for q in questions:  # warm-up
-        kb.ask(q["question"], q["history"])
-    floor: list[float] = []
-    retrieval: list[float] = []
-    answer: list[float] = []
-    # Separate passes, so no timing profits from the retriever's cache of the last query vector.
-    for _ in range(rounds):
-        for q in questions:
-            t0 = time.perf_counter()
-            kb.embedder.embed_query(q["question"])
-            floor.append((time.perf_counter() - t0) * 1000)
-        for q in questions:
-            t0 = time.perf_counter()
-            kb.search(q["question"])
-            retrieval.append((time.perf_counter() - t0) * 1000)
-        for q in questions:
-            t0 = time.perf_counter()
-            kb.ask(q["question"], q["history"])
-            answer.append((time.perf_counter() - t0) * 1000)
-    result = {"queries": len(answer)}
-    for name, values in (("floor", floor), ("retrieval", retrieval), ("answer", answer)):
-        result[f"{name}_p50_ms"] = round(statistics.median(values), 1)
-        result[f"{name}_p95_ms"] = round(percentile(values, 95), 1)
-        result[f"{name}_p99_ms"] = round(percentile(values, 99), 1)
-    result["answer_p95_over_floor_p50"] = round(result["answer_p95_ms"] / result["floor_p50_ms"], 2)
+def quick(settings: Settings) -> dict[str, Any]:
+    """A reduced set in well under two minutes: warm latency and an unchanged re-index."""
+    embedder = Embedder(settings)
+    result = {"latency": perf.latency(_kb(settings, embedder), rounds=2)}
+    result["reindex"] = perf.reindex_unchanged(settings, embedder)
     return result
+
+
+def quick_line(result: dict[str, Any]) -> str:
+    lat, re = result["latency"], result["reindex"]
+    return (
+        f"quick: answer_p95_ms={lat['answer']['p95']} floor_ms={lat['floor']['p50']} ratio={lat['ratio']} "
+        f"reindex_unchanged_s={re['unchanged_command_s']} embedded_on_reindex={re['unchanged_embedded']}"
+    )
+
+
+def run_all(settings: Settings, *, limit: int | None, sizes: tuple[int, ...]) -> dict[str, Any]:
+    embedder = Embedder(settings)
+    results: dict[str, Any] = {"machine": machine()}
+    steps = [
+        ("latency", lambda: perf.latency(_kb(settings, embedder), rounds=5)),
+        ("reindex", lambda: perf.reindex_unchanged(settings, embedder)),
+        ("quality", lambda: quality.run(embedder, settings, limit=limit)),
+        ("indexing", lambda: perf.indexing(settings, embedder)),
+        ("scale", lambda: perf.scale(settings, embedder, sizes)),
+        ("memory", lambda: perf.memory_and_startup(settings)),
+    ]
+    for name, step in steps:
+        started = time.perf_counter()
+        results[name] = step()
+        print(f"{name}: {json.dumps(results[name], ensure_ascii=False)} ({time.perf_counter() - started:.0f} s)")
+    return results
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench")
-    parser.add_argument("what", choices=["latency"])
-    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("what", choices=["quick", "all", "report", "latency", "quality", "indexing", "scale", "memory"])
+    parser.add_argument("--rounds", type=int, default=5, help="latency: passes over the dev questions")
+    parser.add_argument("--limit", type=int, help="quality: only the first N benchmark questions")
+    parser.add_argument("--sizes", default=",".join(map(str, SIZES)), help="scale: chunk counts")
+    parser.add_argument("--out", default=str(REPO / "docs" / "benchmarks.md"), help="all: the report to write")
     args = parser.parse_args(argv)
-    print(json.dumps(latency(args.rounds), indent=2))
+    logging.basicConfig(level=logging.WARNING)
+    settings = Settings.from_env()
+    sizes = tuple(int(s) for s in args.sizes.split(","))
+    if args.what == "quick":
+        result = quick(settings)
+        print(json.dumps(result, indent=2))
+        print(quick_line(result))
+        return 0
+    saved = WORK / "results.json"
+    if args.what in ("all", "report"):
+        from bench.report import write_report
+
+        if args.what == "all":
+            started = time.perf_counter()
+            results = run_all(settings, limit=args.limit, sizes=sizes)
+            results["seconds"] = round(time.perf_counter() - started)
+            results["command"] = " ".join(["python -m bench", *(argv if argv is not None else sys.argv[1:])])
+            saved.write_text(json.dumps(results, indent=2, ensure_ascii=False))
+        results = json.loads(saved.read_text())
+        write_report(results, Path(args.out))
+        print(f"Rapporten skrevs till {args.out}")
+        return 0
+    embedder = Embedder(settings)
+    single = {
+        "latency": lambda: perf.latency(_kb(settings, embedder), rounds=args.rounds),
+        "quality": lambda: quality.run(embedder, settings, limit=args.limit),
+        "indexing": lambda: perf.indexing(settings, embedder),
+        "scale": lambda: perf.scale(settings, embedder, sizes),
+        "memory": lambda: perf.memory_and_startup(settings),
+    }
+    print(json.dumps(single[args.what](), indent=2, ensure_ascii=False))
     return 0
 
 

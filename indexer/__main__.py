@@ -1,7 +1,8 @@
 """Build or update the index from the corpus folder, with a progress bar and a summary.
 
 Exit codes: 0 everything indexed; 1 the index was updated but some files could not be read;
-2 bad settings or arguments; 3 the index could not be written (store or server error).
+2 bad settings or arguments; 3 the index could not be written (store or server error);
+4 another indexing run is writing the same index (nothing was changed).
 """
 
 from __future__ import annotations
@@ -13,10 +14,10 @@ from pathlib import Path
 from tqdm import tqdm
 
 from kb_app.config import Settings
-from kb_app.errors import ConfigError, KbError
+from kb_app.errors import ConfigError, IndexBusyError, KbError
 from kb_app.indexing import index_corpus
 
-EXIT_OK, EXIT_SOME_FAILED, EXIT_CONFIG, EXIT_ERROR = 0, 1, 2, 3
+EXIT_OK, EXIT_SOME_FAILED, EXIT_CONFIG, EXIT_ERROR, EXIT_BUSY = 0, 1, 2, 3, 4
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -49,6 +50,9 @@ def main(argv: list[str] | None = None) -> int:
 
     try:
         report = index_corpus(settings, rebuild=args.rebuild, progress=progress)
+    except IndexBusyError as exc:
+        print(f"Indexeringen startades inte: {exc}", file=sys.stderr)
+        return EXIT_BUSY
     except KbError as exc:
         print(f"Indexeringen misslyckades: {exc}", file=sys.stderr)
         return EXIT_ERROR

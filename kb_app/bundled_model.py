@@ -253,6 +253,7 @@ def ensure_converted(cache_dir: Path) -> Path:
     staging = Path(tempfile.mkdtemp(prefix=".convert-", dir=cache_dir))
     try:
         convert(source, staging)
+        staging.chmod(0o755)  # mkdtemp makes it private; other users of the machine may run the app
         try:
             staging.rename(target)
         except OSError:  # another process finished first

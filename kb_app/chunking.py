@@ -11,8 +11,6 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Iterator
 
-from langchain_text_splitters import RecursiveCharacterTextSplitter
-
 from kb_app.models import Block, Chunk, Document
 
 # Paragraphs, lines, then Swedish sentence ends (also after abbreviations' closing brackets),
@@ -30,6 +28,8 @@ def chunk_document(document: Document, *, chunk_size: int = 900) -> tuple[Chunk,
     Returns:
         The chunks in document order, with deterministic ids.
     """
+    from langchain_text_splitters import RecursiveCharacterTextSplitter  # slow import: only when chunking
+
     splitter = RecursiveCharacterTextSplitter(
         chunk_size=chunk_size,
         chunk_overlap=min(150, chunk_size // 6),

@@ -7,6 +7,7 @@ or their first heading.
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import re
 import tomllib
@@ -46,12 +47,69 @@ def load_catalog(corpus_dir: Path) -> dict[str, dict[str, str]]:
 
 def corpus_files(corpus_dir: Path) -> Iterator[Path]:
     """Supported files under ``corpus_dir`` in a stable order, hidden files skipped."""
+    yield from scan_corpus(corpus_dir)[0]
+
+
+# Document formats people drop in that we do not read, with what to do instead.
+_UNSUPPORTED = {
+    ".doc": "äldre Word-format (.doc) stöds inte; spara filen som .docx",
+    ".rtf": "RTF stöds inte; spara filen som .docx eller PDF",
+    ".odt": "OpenDocument stöds inte; spara filen som .docx eller PDF",
+    ".ppt": "presentationer stöds inte; spara som PDF",
+    ".pptx": "presentationer stöds inte; spara som PDF",
+    ".xls": "kalkylblad stöds inte; spara som PDF",
+    ".xlsx": "kalkylblad stöds inte; spara som PDF",
+}
+
+
+def scan_corpus(corpus_dir: Path) -> tuple[list[Path], dict[str, str]]:
+    """The files to index, and {name: message} for entries that will not be read and why.
+
+    Hidden entries are skipped. Symbolic links to files are followed; a link that loops, dangles
+    or points to a folder is reported (folders behind links are not followed, so no walk can loop).
+    Special files (pipes, sockets, devices) are reported and never opened.
+    """
+    files: list[Path] = []
+    problems: dict[str, str] = {}
     for path in sorted(corpus_dir.rglob("*")):
         rel = path.relative_to(corpus_dir)
         if any(part.startswith(".") for part in rel.parts):
             continue
-        if path.suffix.lower() in SUPPORTED_SUFFIXES and path.is_file():
-            yield path
+        name = rel.as_posix()
+        suffix = path.suffix.lower()
+        if path.is_symlink():
+            try:
+                target = path.resolve(strict=True)
+            except RuntimeError:
+                problems[name] = f"{name}: den symboliska länken pekar på sig själv (en slinga) och hoppas över."
+                continue
+            except OSError as exc:
+                if exc.errno == errno.ELOOP:
+                    problems[name] = f"{name}: den symboliska länken ingår i en slinga och hoppas över."
+                else:
+                    problems[name] = f"{name}: den symboliska länken pekar på något som inte finns."
+                continue
+            if target.is_dir():
+                loop = target == corpus_dir.resolve() or target in corpus_dir.resolve().parents
+                problems[name] = (
+                    f"{name}: länken pekar tillbaka på en mapp ovanför sig själv (en slinga) och följs inte."
+                    if loop
+                    else f"{name}: länkade mappar följs inte; lägg filerna direkt i dokumentmappen."
+                )
+                continue
+        if suffix in SUPPORTED_SUFFIXES:
+            if path.is_file():
+                files.append(path)
+            elif not path.is_dir():
+                problems[name] = f"{name}: är ingen vanlig fil (till exempel en pipe eller enhet) och läses inte."
+        elif suffix in _UNSUPPORTED and path.is_file():
+            problems[name] = f"{name}: {_UNSUPPORTED[suffix]}."
+    return files, problems
+
+
+def raw_digest(path: Path) -> str:
+    """Hash of a file's bytes alone, to recognise the same document under another name."""
+    return hashlib.sha256(path.read_bytes()).hexdigest()[:16]
 
 
 def document_info(doc_id: str, catalog: dict[str, dict[str, str]], first_heading: str = "") -> DocumentInfo:
@@ -92,7 +150,7 @@ def read_document(path: Path, corpus_dir: Path, catalog: dict[str, dict[str, str
             )
         data = path.read_bytes()
     except OSError as exc:
-        raise CorpusError(f"{doc_id}: filen kan inte läsas ({exc.strerror}).") from exc
+        raise CorpusError(f"{doc_id}: filen kan inte läsas ({_os_reason(exc)}).") from exc
     if not data.strip():
         raise CorpusError(f"{doc_id}: filen är tom.")
     suffix = path.suffix.lower()
@@ -124,6 +182,18 @@ def read_document(path: Path, corpus_dir: Path, catalog: dict[str, dict[str, str
     )
 
 
+def _os_reason(exc: OSError) -> str:
+    """A Swedish reason for a failed read."""
+    reasons = {
+        errno.EACCES: "behörighet saknas; kontrollera filens rättigheter",
+        errno.EPERM: "behörighet saknas; kontrollera filens rättigheter",
+        errno.ENOENT: "filen försvann under läsningen",
+        errno.EISDIR: "det är en mapp",
+        errno.EIO: "läsfel på disken",
+    }
+    return reasons.get(exc.errno or 0, exc.strerror or str(exc))
+
+
 def fingerprint(data: bytes, doc_id: str, catalog: dict[str, dict[str, str]]) -> str:
     """Content hash of a file together with its catalog entry and the parser version."""
     digest = hashlib.sha256(data)
@@ -142,7 +212,7 @@ def file_fingerprint(path: Path, corpus_dir: Path, catalog: dict[str, dict[str, 
     try:
         return fingerprint(path.read_bytes(), doc_id, catalog)
     except OSError as exc:
-        raise CorpusError(f"{doc_id}: filen kan inte läsas ({exc.strerror}).") from exc
+        raise CorpusError(f"{doc_id}: filen kan inte läsas ({_os_reason(exc)}).") from exc
 
 
 def decode_text(data: bytes, doc_id: str) -> str:

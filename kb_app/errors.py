@@ -9,7 +9,8 @@ library is imported; only the boundaries (indexer, CLI, UI) catch ``KbError``.
     ├── ModelError         the embedding model cannot be prepared or loaded
     ├── StoreError         the vector store cannot be opened or written
     │   └── StoreUnreachableError   the Chroma server does not answer
-    └── IndexMissingError  no index has been built yet
+    ├── IndexMissingError  no index has been built yet
+    └── IndexBusyError     another process is writing the index
 """
 
 from __future__ import annotations
@@ -41,3 +42,7 @@ class StoreUnreachableError(StoreError):
 
 class IndexMissingError(KbError):
     """Raised when a search is attempted before any index has been built."""
+
+
+class IndexBusyError(KbError):
+    """Raised when another process holds the index's write lock."""

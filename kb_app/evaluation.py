@@ -70,7 +70,9 @@ def score_answers(questions: Sequence[dict[str, Any]], answers: Sequence[dict[st
     }
 
 
-def _build(folder: Path, files: Iterable[tuple[str, str, str]], settings: Settings, embedder: Embedder) -> Retriever:
+def build_index(
+    folder: Path, files: Iterable[tuple[str, str, str]], settings: Settings, embedder: Embedder
+) -> Retriever:
     """Index ``(file name, title, text)`` documents in ``folder`` (incrementally) and open them."""
     corpus = folder / "corpus"
     corpus.mkdir(parents=True, exist_ok=True)
@@ -103,7 +105,7 @@ def swequad(
     for cid, text in contexts.items():
         lines = [line.strip() for line in text.replace("\r\n", "\n").split("\n") if line.strip()]
         files.append((f"{cid}.txt", lines[0][:120], "\n\n".join(lines) + "\n"))
-    retriever = _build(workdir / "swequad", files, settings, embedder)
+    retriever = build_index(workdir / "swequad", files, settings, embedder)
     results: dict[str, dict[str, float]] = {}
     for mode, fusion in _modes(retriever, fusions):
         counts: dict[str, list[int]] = defaultdict(lambda: [0, 0, 0, 0])
@@ -135,7 +137,7 @@ def swefaq(
     rows = read_jsonl(folder / "swefaq_pairs.jsonl")
     answers = sorted({" ".join(r["answer"].split()) for r in rows})
     ids = {text: f"svar-{i:04d}.txt" for i, text in enumerate(answers)}
-    retriever = _build(workdir / "swefaq", [(ids[t], "Svar", t + "\n") for t in answers], settings, embedder)
+    retriever = build_index(workdir / "swefaq", [(ids[t], "Svar", t + "\n") for t in answers], settings, embedder)
     results: dict[str, dict[str, float]] = {}
     for mode, fusion in _modes(retriever, fusions):
         retriever.fusion = fusion

@@ -9,20 +9,23 @@ reported with the reason and keeps whatever the index already held for it.
 from __future__ import annotations
 
 import json
+import os
+import shutil
 import time
-import uuid
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
+from kb_app import generations
 from kb_app.chunking import chunk_document
 from kb_app.config import Settings
-from kb_app.documents import corpus_files, file_fingerprint, load_catalog, read_document
+from kb_app.documents import file_fingerprint, load_catalog, raw_digest, read_document, scan_corpus
 from kb_app.embeddings import Embedder
-from kb_app.errors import CorpusError
+from kb_app.errors import CorpusError, StoreError
 from kb_app.lexical import LexicalIndex
-from kb_app.library import remove_paragraphs, save_paragraphs
+from kb_app.library import FOLDER, remove_paragraphs, save_paragraphs
 from kb_app.models import Document
 from kb_app.store import VectorStore
 
@@ -41,6 +44,7 @@ class IndexReport:
     removed: list[str] = field(default_factory=list)
     unchanged: list[str] = field(default_factory=list)
     failed: dict[str, str] = field(default_factory=dict)
+    duplicates: dict[str, str] = field(default_factory=dict)  # skipped file -> the file with the same content
     embedded: int = 0
     rebuilt: bool = False
     seconds: float = 0.0
@@ -54,6 +58,10 @@ class IndexReport:
             f"Tid: {self.seconds:.1f} s" + (" (indexet byggdes om från grunden)" if self.rebuilt else ""),
         ]
         lines += [f"Kunde inte indexeras: {message}" for message in self.failed.values()]
+        lines += [
+            f"Dubblett, indexeras inte en gång till: {copy} har samma innehåll som {original}"
+            for copy, original in self.duplicates.items()
+        ]
         return "\n".join(lines)
 
 
@@ -64,16 +72,21 @@ def index_corpus(
     embedder: Embedder | None = None,
     progress: Progress | None = None,
 ) -> IndexReport:
-    """Bring the index in line with the corpus folder.
+    """Bring the index in line with the corpus folder, as a new generation published atomically.
+
+    Nothing changes on disk when every file is unchanged (the model is not even loaded). Otherwise
+    the current generation's vectors are copied into a new one, changed documents are re-embedded,
+    removed ones dropped, and the new generation replaces the old in one rename (kb_app.generations).
 
     Args:
         settings: where the corpus and the index are.
-        rebuild: drop the index and embed everything again.
+        rebuild: embed everything again, from an empty generation.
         embedder: a loaded embedder to reuse (one is created lazily otherwise).
         progress: called as ``progress(stage, done, total)``.
 
     Raises:
         CorpusError: the corpus folder or the catalog cannot be read.
+        IndexBusyError: another process is indexing the same index.
         StoreError: the vector store cannot be opened or written.
     """
     started = time.perf_counter()
@@ -82,111 +95,178 @@ def index_corpus(
     if not corpus.is_dir():
         raise CorpusError(f"Dokumentmappen {corpus} finns inte. Skapa den eller ange KB_CORPUS_DIR.")
     catalog = load_catalog(corpus)
-    store = VectorStore(settings)
-    stored_model = store.model_id
-    if rebuild or (stored_model is not None and stored_model != settings.embedding_model):
-        store.reset(settings.embedding_model)
-        report.rebuilt = True
-    elif stored_model is None:
+    with generations.write_lock(settings):
+        generations.prune(settings, drop_collection=_drop_collection)  # what a crashed run left behind
+        base = generations.current(settings)
+        previous = _status_at(base) if base is not None else {}
+        same_model = previous.get("model_id") == settings.embedding_model
+        rebuilding = rebuild or base is None or not same_model
+        report.rebuilt = base is not None and rebuilding
+        stored: dict[str, str] = {} if rebuilding else dict(previous.get("hashes", {}))
+        raw: dict[str, str] = {d: r for d, r in previous.get("raw", {}).items() if d in stored}
+
+        to_index: list[Document] = []
+        present: set[str] = set()
+        files, problems = scan_corpus(corpus)
+        report.failed.update(problems)
+        present_ids = {path.relative_to(corpus).as_posix() for path in files}
+        owner = {digest: d for d, digest in sorted(raw.items()) if d in present_ids}  # content -> kept file
+        for done, path in enumerate(files, start=1):
+            doc_id = path.relative_to(corpus).as_posix()
+            present.add(doc_id)
+            try:
+                if stored.get(doc_id) == file_fingerprint(path, corpus, catalog):
+                    report.unchanged.append(doc_id)
+                else:
+                    digest = raw_digest(path)
+                    if owner.get(digest, doc_id) != doc_id:
+                        report.duplicates[doc_id] = owner[digest]
+                    else:
+                        to_index.append(read_document(path, corpus, catalog, max_bytes=int(settings.max_file_mb * 1e6)))
+                        owner[digest] = doc_id
+                        raw[doc_id] = digest
+            except (CorpusError, OSError) as exc:
+                report.failed[doc_id] = str(exc) if isinstance(exc, CorpusError) else f"{doc_id}: {exc}"
+            if progress:
+                progress("Läser dokument", done, len(files))
+        removed = sorted(set(stored) - present)
+
+        if base is not None and not rebuilding and not to_index and not removed:
+            _refresh_failed(base, previous, report.failed)
+            report.documents = len(stored)
+            report.chunks = int(previous.get("chunks", 0))
+            report.seconds = time.perf_counter() - started
+            return report
+
+        generation = generations.new_generation(settings)
+        target = generations.at(settings, generation)
+        store = VectorStore(target)
         store.set_model_id(settings.embedding_model)
-    stored = store.document_hashes()
+        if not rebuilding and base is not None:
+            store.copy_from(
+                VectorStore(generations.at(settings, base)),
+                progress=(lambda d, t: progress("Kopierar indexet", d, t)) if progress else None,
+            )
+            if (base / FOLDER).is_dir():
+                shutil.copytree(base / FOLDER, generation / FOLDER)
 
-    to_index: list[Document] = []
-    present: set[str] = set()
-    files = list(corpus_files(corpus))
-    for done, path in enumerate(files, start=1):
-        doc_id = path.relative_to(corpus).as_posix()
-        present.add(doc_id)
-        try:
-            if stored.get(doc_id) == file_fingerprint(path, corpus, catalog):
-                report.unchanged.append(doc_id)
-            else:
-                to_index.append(read_document(path, corpus, catalog, max_bytes=int(settings.max_file_mb * 1e6)))
-        except CorpusError as exc:
-            report.failed[doc_id] = str(exc)
-        if progress:
-            progress("Läser dokument", done, len(files))
-
-    chunks_by_doc = {doc.info.doc_id: chunk_document(doc, chunk_size=settings.chunk_size) for doc in to_index}
-    new_chunks = [chunk for chunks in chunks_by_doc.values() for chunk in chunks]
-    if new_chunks:
-        embedder = embedder or Embedder(settings)
-        vectors = embedder.embed_passages(
-            [c.embedding_text() for c in new_chunks],
-            progress=(lambda d, t: progress("Bäddar in avsnitt", d, t)) if progress else None,
-        )
-        offset = 0
+        chunks_by_doc = {doc.info.doc_id: chunk_document(doc, chunk_size=settings.chunk_size) for doc in to_index}
+        new_chunks = [chunk for chunks in chunks_by_doc.values() for chunk in chunks]
+        if new_chunks:
+            embedder = embedder or Embedder(settings)
+            vectors = embedder.embed_passages(
+                [c.embedding_text() for c in new_chunks],
+                progress=(lambda d, t: progress("Bäddar in avsnitt", d, t)) if progress else None,
+            )
+            offset = 0
+            for doc in to_index:
+                chunks = chunks_by_doc[doc.info.doc_id]
+                if doc.info.doc_id in stored:
+                    store.delete_document(doc.info.doc_id)
+                    report.changed.append(doc.info.doc_id)
+                else:
+                    report.new.append(doc.info.doc_id)
+                store.upsert(chunks, vectors[offset : offset + len(chunks)])
+                offset += len(chunks)
+            report.embedded = len(new_chunks)
         for doc in to_index:
-            chunks = chunks_by_doc[doc.info.doc_id]
-            if doc.info.doc_id in stored:
-                store.delete_document(doc.info.doc_id)
-                report.changed.append(doc.info.doc_id)
-            else:
-                report.new.append(doc.info.doc_id)
-            store.upsert(chunks, vectors[offset : offset + len(chunks)])
-            offset += len(chunks)
-        report.embedded = len(new_chunks)
-    for doc in to_index:
-        save_paragraphs(settings.index_dir, doc)
+            save_paragraphs(generation, doc)
+        for doc_id in removed:
+            store.delete_document(doc_id)
+            remove_paragraphs(generation, doc_id)
+            report.removed.append(doc_id)
 
-    for doc_id in sorted(set(stored) - present):
-        store.delete_document(doc_id)
-        remove_paragraphs(settings.index_dir, doc_id)
-        report.removed.append(doc_id)
-
-    changed = bool(report.new or report.changed or report.removed or report.rebuilt)
-    if changed or LexicalIndex.load(settings.lexical_dir) is None:
         all_chunks = store.chunks()
+        if progress:
+            progress("Bygger ordindex (BM25)", 0, 1)
         LexicalIndex.build([c.chunk_id for c in all_chunks], [c.embedding_text() for c in all_chunks]).save(
-            settings.lexical_dir
+            target.lexical_dir
         )
-    report.chunks = store.count()
-    report.documents = len(store.document_hashes()) if changed else len(stored)
-    report.seconds = time.perf_counter() - started
-    _write_status(settings, report, {doc.info.doc_id: doc for doc in to_index})
+        hashes = {d: h for d, h in stored.items() if d not in removed}
+        hashes.update({doc.info.doc_id: doc.content_hash for doc in to_index})
+        report.chunks = len(all_chunks)
+        report.documents = len(hashes)
+        report.seconds = time.perf_counter() - started
+        raw = {d: r for d, r in raw.items() if d in hashes}
+        _write_status(target, report, {doc.info.doc_id: doc for doc in to_index}, previous, hashes, raw)
+        generations.publish(settings, generation)
+        generations.prune(settings, drop_collection=_drop_collection)
     return report
 
 
-def _write_status(settings: Settings, report: IndexReport, parsed: dict[str, Document]) -> None:
-    """Record per-document facts (title, kind, pages, chunks, when indexed) for the UI."""
-    path = settings.index_dir / STATUS_FILE
-    previous = json.loads(path.read_text()) if path.is_file() else {}
-    documents = {} if report.rebuilt else dict(previous.get("documents", {}))
-    now = datetime.now(UTC).isoformat(timespec="seconds")
-    for doc_id, doc in parsed.items():
-        documents[doc_id] = {
-            **asdict(doc.info),
-            "pages": doc.pages,
-            "indexed_at": now,
-        }
-    for doc_id in report.removed:
-        documents.pop(doc_id, None)
-    changed = bool(report.new or report.changed or report.removed or report.rebuilt)
-    status = {
-        "version": uuid.uuid4().hex if changed or "version" not in previous else previous["version"],
-        "model_id": settings.embedding_model,
-        "updated_at": now,
-        "documents": documents,
-        "failed": report.failed,
-        "last_run": {k: v for k, v in asdict(report).items() if k != "failed"},
-    }
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps(status, ensure_ascii=False, indent=2))
+def _drop_collection(settings: Settings) -> None:
+    """Delete a pruned generation's collection on a Chroma server (embedded ones go with the folder)."""
+    if settings.chroma_host:
+        try:
+            VectorStore(settings).drop()
+        except StoreError:
+            pass  # the server is away: the collection is dropped by a later run
+
+
+def _status_at(folder: Path) -> dict[str, Any]:
+    path = folder / STATUS_FILE
+    try:
+        raw = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return {}
+    return raw if isinstance(raw, dict) else {}
+
+
+def _refresh_failed(generation: Path, status: dict[str, Any], failed: dict[str, str]) -> None:
+    """Record the files that failed in this run in the current status (metadata only, atomic)."""
+    if status.get("failed", {}) == failed:
+        return
+    _write_json(generation / STATUS_FILE, {**status, "failed": failed})
+
+
+def _write_json(path: Path, data: dict[str, Any]) -> None:
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp.write_text(json.dumps(data, ensure_ascii=False, indent=2))
     tmp.replace(path)
 
 
-def read_status(settings: Settings) -> dict[str, object]:
-    """The status written by the last indexing run, or an empty dict."""
-    path = settings.index_dir / STATUS_FILE
-    return json.loads(path.read_text()) if path.is_file() else {}
+def _write_status(
+    settings: Settings,
+    report: IndexReport,
+    parsed: dict[str, Document],
+    previous: dict[str, Any],
+    hashes: dict[str, str],
+    raw: dict[str, str],
+) -> None:
+    """Record per-document facts (title, kind, pages, when indexed) and content hashes for the UI."""
+    documents = {} if report.rebuilt else dict(previous.get("documents", {}))
+    now = datetime.now(UTC).isoformat(timespec="seconds")
+    for doc_id, doc in parsed.items():
+        documents[doc_id] = {**asdict(doc.info), "pages": doc.pages, "indexed_at": now}
+    documents = {d: v for d, v in documents.items() if d in hashes}
+    status = {
+        "version": settings.index_dir.name,
+        "model_id": settings.embedding_model,
+        "updated_at": now,
+        "documents": documents,
+        "hashes": hashes,
+        "raw": raw,
+        "chunks": report.chunks,
+        "failed": report.failed,
+        "last_run": {k: v for k, v in asdict(report).items() if k != "failed"},
+    }
+    settings.index_dir.mkdir(parents=True, exist_ok=True)
+    _write_json(settings.index_dir / STATUS_FILE, status)
+
+
+def read_status(settings: Settings) -> dict[str, Any]:
+    """The status of the published index (written by the run that built it), or an empty dict."""
+    generation = generations.current(settings)
+    return _status_at(generation) if generation is not None else {}
 
 
 def index_version(settings: Settings) -> str:
-    """An id that changes whenever an indexing run changes the index ("" when there is none)."""
-    return str(read_status(settings).get("version", ""))
+    """The published generation's name: it changes whenever an indexing run changes the index."""
+    generation = generations.current(settings)
+    return generation.name if generation is not None else ""
 
 
 def index_exists(settings: Settings) -> bool:
-    """True when an index has been built in ``settings.index_dir`` (or on the server)."""
-    return (settings.index_dir / STATUS_FILE).is_file() and Path(settings.lexical_dir / "ids.json").is_file()
+    """True when a complete index has been published in ``settings.index_dir``."""
+    generation = generations.current(settings)
+    return generation is not None and LexicalIndex.is_current(generations.at(settings, generation).lexical_dir)

@@ -98,6 +98,15 @@ class LexicalIndex:
         staging.rename(folder)
         shutil.rmtree(old, ignore_errors=True)
 
+    @staticmethod
+    def is_current(folder: Path) -> bool:
+        """True when ``folder`` holds an index made by this tokenizer version (cheap: nothing is loaded)."""
+        try:
+            saved = json.loads((folder / "ids.json").read_text())
+        except (OSError, ValueError):
+            return False
+        return isinstance(saved, dict) and saved.get("version") == TOKENIZER_VERSION
+
     @classmethod
     def load(cls, folder: Path) -> LexicalIndex | None:
         """The saved index, or None when there is none or it was made by another tokenizer."""

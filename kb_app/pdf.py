@@ -60,7 +60,7 @@ def parse_pdf(data: bytes, doc_id: str) -> tuple[BlockBuilder, None, int]:
 
 def _page_texts(data: bytes, doc_id: str) -> tuple[list[str], list[str]]:
     from pypdf import PdfReader
-    from pypdf.errors import FileNotDecryptedError, PdfReadError, PdfStreamError
+    from pypdf.errors import FileNotDecryptedError, PdfReadError, PdfStreamError, PyPdfError
 
     if not data.lstrip()[:5].startswith(b"%PDF"):
         raise CorpusError(f"{doc_id}: filen heter .pdf men är ingen PDF.")
@@ -73,7 +73,7 @@ def _page_texts(data: bytes, doc_id: str) -> tuple[list[str], list[str]]:
         labels = list(reader.page_labels)
     except FileNotDecryptedError as exc:
         raise CorpusError(f"{doc_id}: PDF-filen är lösenordsskyddad. Spara en version utan lösenord.") from exc
-    except (PdfReadError, PdfStreamError, ValueError, KeyError, TypeError, AttributeError) as exc:
+    except (PdfReadError, PdfStreamError, PyPdfError, ValueError, KeyError, TypeError, AttributeError) as exc:
         raise CorpusError(f"{doc_id}: PDF-filen är skadad eller ofullständig ({exc}).") from exc
     if not texts:
         raise CorpusError(f"{doc_id}: PDF-filen har inga sidor.")

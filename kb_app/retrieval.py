@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from kb_app import generations
 from kb_app.config import Settings
 from kb_app.embeddings import Embedder
 from kb_app.errors import IndexMissingError
@@ -58,6 +59,7 @@ class Retriever:
         embedder: Embedder | None = None,
         fusion: Fusion | None = None,
     ) -> None:
+        settings = generations.resolve(settings)  # the published generation, when given the index root
         self.settings = settings
         self.embedder = embedder or Embedder(settings)
         self.fusion = fusion or Fusion()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from kb_app import generations
 from kb_app.answer import Answer, Answerer, too_long_answer
 from kb_app.config import Settings
 from kb_app.embeddings import Embedder
@@ -30,11 +31,13 @@ class KnowledgeBase:
 
     def __init__(self, settings: Settings, *, embedder: Embedder | None = None) -> None:
         self.settings = settings
-        self.version = index_version(settings)  # read first: a newer index written meanwhile shows as stale
+        generation = generations.current(settings)
+        self.version = generation.name if generation is not None else ""
+        served = generations.at(settings, generation) if generation is not None else settings
         self.embedder = embedder or Embedder(settings)
-        self.retriever = Retriever(settings, embedder=self.embedder)
+        self.retriever = Retriever(served, embedder=self.embedder)
         self.answerer = Answerer(self.retriever)
-        self.library = Library(settings)
+        self.library = Library(served)
 
     @classmethod
     def open(cls, settings: Settings, *, progress: Progress | None = None) -> KnowledgeBase:

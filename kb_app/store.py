@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
@@ -65,6 +65,30 @@ class VectorStore:
                 metadata={"model_id": model_id},
                 embedding_function=None,
             )
+
+    def copy_from(self, other: VectorStore, progress: Callable[[int, int], None] | None = None) -> None:
+        """Copy every chunk and vector of ``other`` into this (empty) collection, page by page."""
+        total = other.count()
+        for offset in range(0, total, _PAGE):
+            with _wrapped(other.settings, "läsa avsnitt"):
+                got = other._collection.get(
+                    limit=_PAGE, offset=offset, include=["embeddings", "documents", "metadatas"]
+                )
+            if got["ids"]:
+                with _wrapped(self.settings, "skriva avsnitt"):
+                    self._collection.upsert(
+                        ids=got["ids"],
+                        embeddings=np.asarray(got["embeddings"], dtype=np.float32),
+                        documents=got["documents"],
+                        metadatas=got["metadatas"],
+                    )
+            if progress is not None:
+                progress(min(offset + _PAGE, total), total)
+
+    def drop(self) -> None:
+        """Delete this collection (a pruned generation on a Chroma server)."""
+        with _wrapped(self.settings, "ta bort samlingen"):
+            self._client.delete_collection(self.settings.collection)
 
     def set_model_id(self, model_id: str) -> None:
         with _wrapped(self.settings, "skriva samlingens metadata"):

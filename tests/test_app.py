@@ -11,7 +11,7 @@ from streamlit.testing.v1 import AppTest
 
 from kb_app.config import Settings
 from kb_app.embeddings import Embedder
-from kb_app.indexing import index_corpus
+from kb_app.indexing import index_corpus, index_exists
 
 from .conftest import REPO
 
@@ -199,7 +199,7 @@ def test_missing_index_is_built_on_first_start(
     at.run()
     assert not at.exception and not at.error
     assert any(s.label == "Indexeringen är klar" for s in at.status)
-    assert (report_corpus.index_dir / "status.json").is_file()
+    assert index_exists(report_corpus)
     at.chat_input[0].set_value("Vilka mål har partnerskapet?").run()
     assert "norra Europas ledande tillväxtregion" in _plain(_markdown(at))
 

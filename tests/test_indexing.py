@@ -14,6 +14,7 @@ import pytest
 from kb_app.config import Settings
 from kb_app.embeddings import Embedder
 from kb_app.errors import StoreUnreachableError
+from kb_app.generations import resolve
 from kb_app.indexing import index_corpus
 from kb_app.retrieval import Retriever
 from kb_app.store import VectorStore
@@ -48,13 +49,13 @@ def test_add_change_and_remove_documents(report_corpus: Settings, embedder: Embe
     appendix.write_text(FICTIONAL_APPENDIX.replace("Provköping", "Låtsasstad"), encoding="utf-8")
     changed = index_corpus(report_corpus, embedder=embedder)
     assert changed.changed == ["Bilaga 1 Testförteckning.md"] and changed.embedded == 1
-    texts = [c.text for c in VectorStore(report_corpus).chunks() if c.doc_id.startswith("Bilaga")]
+    texts = [c.text for c in VectorStore(resolve(report_corpus)).chunks() if c.doc_id.startswith("Bilaga")]
     assert len(texts) == 1 and "Låtsasstad" in texts[0] and "Provköping" not in texts[0]
 
     appendix.unlink()
     removed = index_corpus(report_corpus, embedder=embedder)
     assert removed.removed == ["Bilaga 1 Testförteckning.md"]
-    assert {c.doc_id for c in VectorStore(report_corpus).chunks()} == {"lagesredovisning-sba-2007.md"}
+    assert {c.doc_id for c in VectorStore(resolve(report_corpus)).chunks()} == {"lagesredovisning-sba-2007.md"}
 
 
 def test_unreadable_file_is_reported_and_the_rest_indexed(report_corpus: Settings, embedder: Embedder) -> None:
@@ -78,7 +79,7 @@ def test_a_different_model_forces_a_rebuild(report_corpus: Settings, embedder: E
     other = Settings(**{**report_corpus.__dict__, "embedding_model": str(folder)})
     report = index_corpus(other, embedder=Embedder(other))
     assert report.rebuilt and report.embedded == report.chunks
-    assert VectorStore(other).model_id == str(folder)
+    assert VectorStore(resolve(other)).model_id == str(folder)
 
 
 @pytest.mark.slow
