@@ -126,12 +126,10 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-@pytest.fixture
-def chroma_server(tmp_path: Path) -> Iterator[tuple[int, subprocess.Popen[bytes]]]:
-    port = _free_port()
+def _start_chroma(path: Path, port: int) -> subprocess.Popen[bytes]:
     chroma = Path(sys.executable).parent / "chroma"
     process = subprocess.Popen(
-        [str(chroma), "run", "--path", str(tmp_path / "server"), "--port", str(port)],
+        [str(chroma), "run", "--path", str(path), "--port", str(port)],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
@@ -139,30 +137,74 @@ def chroma_server(tmp_path: Path) -> Iterator[tuple[int, subprocess.Popen[bytes]
     while time.time() < deadline:
         with socket.socket() as s:
             if s.connect_ex(("127.0.0.1", port)) == 0:
-                break
+                return process
         time.sleep(0.3)
+    process.kill()
+    raise TimeoutError(f"chroma run did not listen on {port}")
+
+
+@pytest.fixture
+def chroma_server(tmp_path: Path) -> Iterator[tuple[int, list[subprocess.Popen[bytes]]]]:
+    """A real `chroma run`; the test may stop it and append a restarted one to the list."""
+    port = _free_port()
+    processes = [_start_chroma(tmp_path / "server", port)]
     try:
-        yield port, process
+        yield port, processes
     finally:
-        process.terminate()
-        process.wait(timeout=30)
+        for process in processes:
+            process.terminate()
+            process.wait(timeout=30)
 
 
 @pytest.mark.server
 @pytest.mark.slow
 def test_server_mode_against_chroma_run(
-    report_corpus: Settings, embedder: Embedder, chroma_server: tuple[int, subprocess.Popen[bytes]]
+    report_corpus: Settings,
+    embedder: Embedder,
+    chroma_server: tuple[int, list[subprocess.Popen[bytes]]],
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    port, process = chroma_server
+    from streamlit.testing.v1 import AppTest
+
+    port, processes = chroma_server
     settings = Settings(**{**report_corpus.__dict__, "chroma_host": "127.0.0.1", "chroma_port": port})
     report = index_corpus(settings, embedder=embedder)
     assert report.embedded == report.chunks > 5
-    assert not settings.chroma_dir.exists()  # nothing was written to the embedded folder
+    assert not list(settings.index_dir.rglob("chroma"))  # nothing was written to an embedded folder
     hits = Retriever(settings, embedder=embedder).search("Vem leder partnerskapet?", k=3)
     assert any("leds av kommunstyrelseordförandena" in h.chunk.text for h in hits)
     assert index_corpus(settings, embedder=embedder).embedded == 0
 
-    process.terminate()
-    process.wait(timeout=30)
+    processes[0].terminate()
+    processes[0].wait(timeout=30)
     with pytest.raises(StoreUnreachableError, match="svarar inte"):
         VectorStore(settings)
+    # the indexer command: a clear message and exit code 3, quickly, with the corpus changed
+    (settings.corpus_dir / "ny.md").write_text("# Ny\n\nEn ny text om turism i regionen.\n")
+    env = {
+        **os.environ,
+        "KB_CORPUS_DIR": str(settings.corpus_dir),
+        "KB_INDEX_DIR": str(settings.index_dir),
+        "KB_MODEL_CACHE": str(settings.model_cache),
+        "KB_CHROMA_HOST": "127.0.0.1",
+        "KB_CHROMA_PORT": str(port),
+    }
+    started = time.monotonic()
+    done = subprocess.run([sys.executable, "-m", "indexer"], cwd=REPO, env=env, capture_output=True, text=True)
+    assert done.returncode == 3 and "svarar inte" in done.stderr and "Traceback" not in done.stderr
+    assert time.monotonic() - started < 60
+    # the app: a Swedish message, no traceback
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    app = AppTest.from_file(str(REPO / "streamlit_app.py"), default_timeout=120)
+    app.run()
+    assert not app.exception and "svarar inte" in app.error[0].value
+
+    # the server comes back on the same port and data: both recover
+    processes.append(_start_chroma(settings.index_dir.parent / "server", port))
+    assert subprocess.run([sys.executable, "-m", "indexer"], cwd=REPO, env=env, capture_output=True).returncode == 0
+    app = AppTest.from_file(str(REPO / "streamlit_app.py"), default_timeout=120)
+    app.run()
+    assert not app.exception and not app.error
+    app.chat_input[0].set_value("Vem leder partnerskapet?").run()
+    assert "kommunstyrelseordförandena" in " ".join(m.value for m in app.markdown)
