@@ -23,7 +23,7 @@ from kb_app.config import Settings
 from kb_app.embeddings import Embedder
 from kb_app.indexing import index_corpus
 
-from .conftest import REPO
+from .conftest import PDF_DIR, REPO
 
 CHROMIUM = Path("/usr/bin/chromium")
 SHOTS = REPO / "test-artifacts" / "screenshots"
@@ -222,3 +222,84 @@ def test_documents_page(page: object, server: str) -> None:
     page.get_by_text("Bilagor som saknas").wait_for()  # type: ignore[attr-defined]
     page.get_by_text("Uppladdning är avstängd").wait_for()  # type: ignore[attr-defined]
     shot(page, "7-dokument")
+
+
+def test_ten_concurrent_sessions_are_all_answered(browser: object, server: str) -> None:
+    questions = [
+        "Vilka mål har partnerskapet?",
+        "Hur mycket betalar varje kommun?",
+        "Hur många kommuner deltar?",
+        "Vem leder partnerskapet?",
+        "Hur finansieras verksamheten?",
+    ]
+    expected = {
+        "Vilka mål har partnerskapet?": "norra Europas ledande tillväxtregion",
+        "Hur mycket betalar varje kommun?": "4 kronor",
+        "Hur många kommuner deltar?": "40 kommuner",
+        "Vem leder partnerskapet?": "kommunstyrelseordförandena",
+        "Hur finansieras verksamheten?": "4 kronor per invånare",
+    }
+    contexts = [browser.new_context() for _ in range(10)]  # type: ignore[attr-defined]
+    try:
+        pages = [c.new_page() for c in contexts]
+        for page in pages:
+            page.set_default_timeout(120_000)
+            page.goto(server)
+        for round_ in range(2):
+            asked = []
+            for i, page in enumerate(pages):  # all ten submit before any answer is awaited
+                question = questions[(i + round_) % len(questions)]
+                ask(page, question)
+                asked.append(question)
+            for page, question in zip(pages, asked, strict=True):
+                messages = page.get_by_test_id("stChatMessage").filter(has_text=expected[question])
+                messages.first.wait_for()
+        shot(pages[0], "8-tio-samtidiga")
+    finally:
+        for context in contexts:
+            context.close()
+
+
+def test_the_app_keeps_answering_while_the_indexer_runs(
+    page: object, app_settings: Settings, tmp_path: Path, embedder: Embedder
+) -> None:
+    corpus = tmp_path / "corpus"
+    shutil.copytree(app_settings.corpus_dir, corpus)
+    settings = Settings(
+        corpus_dir=corpus,
+        index_dir=tmp_path / "index",
+        model_cache=app_settings.model_cache,
+        feedback_db=tmp_path / "feedback.sqlite3",
+    )
+    index_corpus(settings, embedder=embedder)
+    url, app = start_streamlit(settings, tmp_path / "streamlit.log")
+    try:
+        page.goto(url)  # type: ignore[attr-defined]
+        page.get_by_text("1 dokument").first.wait_for()  # type: ignore[attr-defined]
+        shutil.copy(PDF_DIR / "nfs_2007_10_inventering_stora_rovdjur.pdf", corpus)
+        env = {
+            **os.environ,
+            "KB_CORPUS_DIR": str(corpus),
+            "KB_INDEX_DIR": str(settings.index_dir),
+            "KB_MODEL_CACHE": str(settings.model_cache),
+        }
+        indexer = subprocess.Popen([sys.executable, "-m", "indexer"], cwd=REPO, env=env, stderr=subprocess.DEVNULL)
+        answered = 0
+        while indexer.poll() is None or answered == 0:
+            ask(page, f"Vilka mål har partnerskapet? ({answered})")
+            message = page.get_by_test_id("stChatMessage").filter(has_text=f"({answered})")  # type: ignore[attr-defined]
+            message.first.wait_for()
+            page.get_by_test_id("stChatMessage").nth(2 * answered + 1).filter(  # type: ignore[attr-defined]
+                has_text="norra Europas ledande tillväxtregion"
+            ).wait_for()
+            answered += 1
+        assert indexer.returncode == 0
+        assert answered >= 2, "the indexer finished before the app was asked twice"
+        # the next interaction picks up the new generation
+        ask(page, "Vad handlar inventeringen av stora rovdjur om?")
+        page.get_by_text("2 dokument").first.wait_for()  # type: ignore[attr-defined]
+        page.get_by_test_id("stExpander").filter(has_text=re.compile("rovdjur", re.I)).first.wait_for()  # type: ignore[attr-defined]
+        shot(page, "9-nytt-index-under-drift")
+    finally:
+        app.terminate()
+        app.wait(timeout=30)
