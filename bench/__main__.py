@@ -56,6 +56,7 @@ def run_all(settings: Settings, *, limit: int | None, sizes: tuple[int, ...]) ->
         ("indexing", lambda: perf.indexing(settings, embedder)),
         ("scale", lambda: perf.scale(settings, embedder, sizes)),
         ("memory", lambda: perf.memory_and_startup(settings)),
+        ("load", lambda: perf.load(_kb(settings, embedder), settings)),
     ]
     for name, step in steps:
         started = time.perf_counter()
@@ -66,7 +67,9 @@ def run_all(settings: Settings, *, limit: int | None, sizes: tuple[int, ...]) ->
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench")
-    parser.add_argument("what", choices=["quick", "all", "report", "latency", "quality", "indexing", "scale", "memory"])
+    parser.add_argument(
+        "what", choices=["quick", "all", "report", "latency", "quality", "indexing", "scale", "memory", "load"]
+    )
     parser.add_argument("--rounds", type=int, default=5, help="latency: passes over the dev questions")
     parser.add_argument("--limit", type=int, help="quality: only the first N benchmark questions")
     parser.add_argument("--sizes", default=",".join(map(str, SIZES)), help="scale: chunk counts")
@@ -101,6 +104,7 @@ def main(argv: list[str] | None = None) -> int:
         "indexing": lambda: perf.indexing(settings, embedder),
         "scale": lambda: perf.scale(settings, embedder, sizes),
         "memory": lambda: perf.memory_and_startup(settings),
+        "load": lambda: perf.load(_kb(settings, embedder), settings),
     }
     print(json.dumps(single[args.what](), indent=2, ensure_ascii=False))
     return 0

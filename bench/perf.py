@@ -261,3 +261,62 @@ def _app_first_answer(env: dict[str, str]) -> dict[str, Any]:
     finally:
         process.terminate()
         process.wait(timeout=30)
+
+
+def load(kb: KnowledgeBase, settings: Settings) -> dict[str, Any]:
+    """Latency under load: 16 threads asking 500 questions through kb_app, and 10 browser sessions
+    asking at the same time against a running Streamlit server."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    questions = [(q["question"], q.get("history") or []) for q in read_jsonl(DEV)]
+    items = [questions[i % len(questions)] for i in range(500)]
+    for question, history in questions:  # warm-up
+        kb.ask(question, history)
+    times: list[float] = []
+
+    def one(item: tuple[str, list[str]]) -> None:
+        timed(lambda: kb.ask(item[0], item[1]), times)
+
+    with stopwatch() as wall, ThreadPoolExecutor(max_workers=16) as pool:
+        list(pool.map(one, items))
+    result: dict[str, Any] = {
+        "threads": {"answer": distribution(times), "per_s": round(len(items) / wall[0], 1), "errors": 0}
+    }
+    result["browser"] = _browser_sessions(kb.settings, sessions=10, rounds=3)
+    return result
+
+
+def _browser_sessions(settings: Settings, *, sessions: int, rounds: int) -> dict[str, Any]:
+    from playwright.sync_api import sync_playwright
+
+    from tests.test_browser import CHROMIUM, CHROMIUM_ARGS, start_streamlit
+
+    asked = ["Vilka mål har partnerskapet?", "Hur mycket betalar varje kommun?", "Vem leder partnerskapet?"]
+    expect = ["norra Europas ledande tillväxtregion", "4 kronor", "kommunstyrelseordförandena"]
+    with tempfile.TemporaryDirectory(prefix="kb-load-") as tmp:
+        local = replace(settings, feedback_db=Path(tmp) / "feedback.sqlite3")
+        url, process = start_streamlit(local, Path(tmp) / "streamlit.log")
+        times: list[float] = []
+        try:
+            with sync_playwright() as p:
+                browser = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+                pages = [browser.new_context().new_page() for _ in range(sessions)]
+                for page in pages:
+                    page.set_default_timeout(180_000)
+                    page.goto(url)
+                    page.get_by_test_id("stChatInputTextArea").wait_for()
+                for r in range(rounds):
+                    sent = []
+                    for page in pages:
+                        box = page.get_by_test_id("stChatInputTextArea")
+                        box.fill(asked[r % len(asked)])
+                        box.press("Enter")
+                        sent.append(time.perf_counter())
+                    for page, started in zip(pages, sent, strict=True):
+                        page.get_by_test_id("stChatMessage").filter(has_text=expect[r % len(expect)]).first.wait_for()
+                        times.append((time.perf_counter() - started) * 1000)
+                browser.close()
+        finally:
+            process.terminate()
+            process.wait(timeout=30)
+    return {"sessions": sessions, "answered": len(times), "asked": sessions * rounds, "answer": distribution(times)}

@@ -218,7 +218,34 @@ def write_report(r: dict[str, Any], path: Path) -> None:
 
 
 def render_load(load: dict[str, Any]) -> list[str]:
-    out = ["## Under last", ""]
-    for name, data in load.items():
-        out.append(f"- {name}: " + ", ".join(f"{k} {v}" for k, v in data.items()))
-    return out + [""]
+    threads, browser = load["threads"], load["browser"]
+    out = [
+        "## Under last",
+        "",
+        "Samma körning. 16 trådar ställer 500 frågor (dev-frågorna om och om igen) till en och samma",
+        "`KnowledgeBase`; 10 webbläsarsessioner (Chromium) ställer samtidigt 3 frågor var till en körande",
+        "Streamlit-server (tid från Enter till att svaret syns).",
+        "",
+    ]
+    out += _table(
+        ["", "Frågor", "p50 ms", "p95 ms", "p99 ms", "Övrigt"],
+        [
+            [
+                "16 trådar via kb_app",
+                threads["answer"]["n"],
+                threads["answer"]["p50"],
+                threads["answer"]["p95"],
+                threads["answer"]["p99"],
+                f"{threads['per_s']} svar/s, {threads['errors']} fel",
+            ],
+            [
+                "10 webbläsarsessioner",
+                f"{browser['answered']} av {browser['asked']} besvarade",
+                browser["answer"]["p50"],
+                browser["answer"]["p95"],
+                browser["answer"]["p99"],
+                "2 kärnor delas av server, webbläsare och modell",
+            ],
+        ],
+    )
+    return out

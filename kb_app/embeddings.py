@@ -29,6 +29,9 @@ class Embedder:
         self.model_id = settings.embedding_model
         self._model: Any = None
         self._lock = threading.Lock()
+        # One forward pass at a time: torch already uses every core for one pass, and concurrent
+        # passes from many threads oversubscribe the CPU and starve some requests for seconds.
+        self._inference = threading.Lock()
 
     @property
     def model(self) -> Any:
@@ -72,14 +75,16 @@ class Embedder:
         return len(self.model.tokenizer(self.settings.passage_prompt + text)["input_ids"])
 
     def _encode(self, texts: Sequence[str], prompt: str) -> np.ndarray:
-        vectors = self.model.encode(
-            list(texts),
-            prompt=prompt or None,
-            batch_size=len(texts),
-            normalize_embeddings=True,
-            convert_to_numpy=True,
-            show_progress_bar=False,
-        )
+        model = self.model
+        with self._inference:
+            vectors = model.encode(
+                list(texts),
+                prompt=prompt or None,
+                batch_size=len(texts),
+                normalize_embeddings=True,
+                convert_to_numpy=True,
+                show_progress_bar=False,
+            )
         return np.asarray(vectors, dtype=np.float32)
 
 

@@ -70,6 +70,7 @@ def start_streamlit(settings: Settings, log: Path, **extra_env: str) -> tuple[st
         "KB_INDEX_DIR": str(settings.index_dir),
         "KB_MODEL_CACHE": str(settings.model_cache),
         "KB_FEEDBACK_DB": str(settings.feedback_db),
+        "KB_COLLECTION": settings.collection,
         **extra_env,
     }
     command = [sys.executable, "-m", "streamlit", "run", str(REPO / "streamlit_app.py"), "--server.port", str(port)]
