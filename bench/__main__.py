@@ -46,7 +46,9 @@ def quick_line(result: dict[str, Any]) -> str:
     )
 
 
-def run_all(settings: Settings, *, limit: int | None, sizes: tuple[int, ...]) -> dict[str, Any]:
+def run_all(
+    settings: Settings, *, limit: int | None, sizes: tuple[int, ...], only: set[str] | None = None
+) -> dict[str, Any]:
     embedder = Embedder(settings)
     results: dict[str, Any] = {"machine": machine()}
     steps = [
@@ -59,6 +61,8 @@ def run_all(settings: Settings, *, limit: int | None, sizes: tuple[int, ...]) ->
         ("load", lambda: perf.load(_kb(settings, embedder), settings)),
     ]
     for name, step in steps:
+        if only and name not in only:
+            continue
         started = time.perf_counter()
         results[name] = step()
         print(f"{name}: {json.dumps(results[name], ensure_ascii=False)} ({time.perf_counter() - started:.0f} s)")
@@ -73,6 +77,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rounds", type=int, default=5, help="latency: passes over the dev questions")
     parser.add_argument("--limit", type=int, help="quality: only the first N benchmark questions")
     parser.add_argument("--sizes", default=",".join(map(str, SIZES)), help="scale: chunk counts")
+    parser.add_argument("--steps", help="all: only these steps (comma-separated), merged into the saved results")
     parser.add_argument("--out", default=str(REPO / "docs" / "benchmarks.md"), help="all: the report to write")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
@@ -89,9 +94,14 @@ def main(argv: list[str] | None = None) -> int:
 
         if args.what == "all":
             started = time.perf_counter()
-            results = run_all(settings, limit=args.limit, sizes=sizes)
-            results["seconds"] = round(time.perf_counter() - started)
-            results["command"] = " ".join(["python -m bench", *(argv if argv is not None else sys.argv[1:])])
+            only = set(args.steps.split(",")) if args.steps else None
+            results = run_all(settings, limit=args.limit, sizes=sizes, only=only)
+            if only and saved.is_file():  # a partial re-run keeps the other steps' figures
+                results = {**json.loads(saved.read_text()), **results}
+                results.setdefault("reruns", []).append(sorted(only))
+            else:
+                results["seconds"] = round(time.perf_counter() - started)
+                results["command"] = "python -m bench all"
             saved.write_text(json.dumps(results, indent=2, ensure_ascii=False))
         results = json.loads(saved.read_text())
         write_report(results, Path(args.out))

@@ -18,6 +18,7 @@ from bench.common import DATASETS, DEV, PDF_DIR, REPO, WORK, dir_mb, distributio
 from kb_app.config import Settings
 from kb_app.embeddings import Embedder
 from kb_app.evaluation import read_jsonl
+from kb_app.generations import resolve
 from kb_app.indexing import index_corpus
 from kb_app.models import Chunk
 from kb_app.retrieval import Retriever
@@ -99,7 +100,7 @@ def indexing(settings: Settings, embedder: Embedder) -> dict[str, Any]:
         with stopwatch() as t:
             report = index_corpus(local, embedder=embedder)
         pipeline_s = t[0]
-        texts = [c.embedding_text() for c in VectorStore(local).chunks()]
+        texts = [c.embedding_text() for c in VectorStore(resolve(local)).chunks()]
         pages = sum(len(__import__("pypdf").PdfReader(p).pages) for p in corpus.glob("*.pdf"))
         with stopwatch() as t:
             embedder.embed_passages(texts)
@@ -137,7 +138,7 @@ def _real_chunks(settings: Settings, embedder: Embedder) -> tuple[list[Chunk], n
     index_corpus(local, embedder=embedder)
     chunks: list[Chunk] = []
     vectors = []
-    for store in (swequad.store, VectorStore(local)):
+    for store in (swequad.store, VectorStore(resolve(local))):
         ids, matrix = store.all_embeddings()
         by_id = {c.chunk_id: c for c in store.chunks()}
         chunks += [by_id[i] for i in ids]

@@ -23,7 +23,7 @@ from bench.common import DATASETS, DEV, REPO, WORK, distribution, timed
 from kb_app.answer import search_query
 from kb_app.config import Settings
 from kb_app.embeddings import Embedder
-from kb_app.evaluation import build_index, normalise, read_jsonl
+from kb_app.evaluation import build_index, normalise, read_jsonl, swequad_files, swequad_targets
 from kb_app.indexing import index_corpus
 from kb_app.retrieval import Retriever
 from kb_app.service import KnowledgeBase
@@ -85,6 +85,16 @@ def _kb_search(kb: KnowledgeBase) -> Search:
     return search
 
 
+def _searches(tutorial: TutorialPipeline, retriever: Retriever) -> dict[str, Search]:
+    """The four pipelines over one benchmark corpus (ours = hybrid retrieval)."""
+    return {
+        "tutorial": tutorial.search,
+        "bm25": _retriever_search(retriever, "lexical"),
+        "dense": _retriever_search(retriever, "dense"),
+        "ours": _retriever_search(retriever, "hybrid"),
+    }
+
+
 def dev_hit3(search: Search) -> dict[str, Any]:
     questions = [q for q in read_jsonl(DEV) if q.get("expect") == "answer"]
     hits, times = 0, []
@@ -95,12 +105,12 @@ def dev_hit3(search: Search) -> dict[str, Any]:
     return {"score": hits / len(questions), "latency": distribution(times)}
 
 
-def swequad_hit5(search: Search, rows: list[dict[str, Any]]) -> dict[str, Any]:
+def swequad_hit5(search: Search, rows: list[dict[str, Any]], targets: dict[str, str]) -> dict[str, Any]:
     hits, times = 0, []
     for row in rows:
         found = timed(lambda row=row: search(row["question"], (), 5), times)
         span = " ".join(row["answers"][0]["text"].split()).lower()
-        want = f"{row['context_id']}.txt"
+        want = targets[row["context_id"]]
         hits += any(doc == want and span in " ".join(text.split()).lower() for doc, text in found)
     return {"score": hits / len(rows), "latency": distribution(times)}
 
@@ -121,14 +131,7 @@ def swefaq_ndcg10(search: Search, rows: list[dict[str, Any]], ids: dict[str, str
 
 def _swequad_data() -> tuple[list[dict[str, Any]], list[tuple[str, str, str]]]:
     rows = read_jsonl(DATASETS / "swequad-mc" / "swequad_mc_flat.jsonl")
-    contexts: dict[str, str] = {}
-    for row in rows:
-        contexts.setdefault(row["context_id"], row["context"])
-    files = []
-    for cid, text in contexts.items():
-        lines = [line.strip() for line in text.replace("\r\n", "\n").split("\n") if line.strip()]
-        files.append((f"{cid}.txt", lines[0][:120], "\n\n".join(lines) + "\n"))
-    return rows, files
+    return rows, swequad_files(rows)
 
 
 def run(embedder: Embedder, settings: Settings, *, limit: int | None = None) -> dict[str, dict[str, Any]]:
@@ -149,17 +152,12 @@ def run(embedder: Embedder, settings: Settings, *, limit: int | None = None) -> 
         results[name]["dev"] = dev_hit3(search)
 
     rows, files = _swequad_data()
+    targets = swequad_targets(files)
     rows = rows[:limit] if limit else rows
     retriever = build_index(EVAL / "swequad", files, settings, embedder)
     tutorial = TutorialPipeline("swequad", [(name, text) for name, _, text in files], embedder)
-    searches = {
-        "tutorial": tutorial.search,
-        "bm25": _retriever_search(retriever, "lexical"),
-        "dense": _retriever_search(retriever, "dense"),
-        "ours": _retriever_search(retriever, "hybrid"),
-    }
-    for name, search in searches.items():
-        results[name]["swequad"] = swequad_hit5(search, rows)
+    for name, search in _searches(tutorial, retriever).items():
+        results[name]["swequad"] = swequad_hit5(search, rows, targets)
 
     faq = read_jsonl(DATASETS / "swefaq" / "swefaq_pairs.jsonl")
     answers = sorted({" ".join(r["answer"].split()) for r in faq})
@@ -167,12 +165,6 @@ def run(embedder: Embedder, settings: Settings, *, limit: int | None = None) -> 
     retriever = build_index(EVAL / "swefaq", [(ids[t], "Svar", t + "\n") for t in answers], settings, embedder)
     tutorial = TutorialPipeline("swefaq", [(ids[t], t) for t in answers], embedder)
     faq = faq[:limit] if limit else faq
-    searches = {
-        "tutorial": tutorial.search,
-        "bm25": _retriever_search(retriever, "lexical"),
-        "dense": _retriever_search(retriever, "dense"),
-        "ours": _retriever_search(retriever, "hybrid"),
-    }
-    for name, search in searches.items():
+    for name, search in _searches(tutorial, retriever).items():
         results[name]["swefaq"] = swefaq_ndcg10(search, faq, ids)
     return results

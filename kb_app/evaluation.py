@@ -93,11 +93,8 @@ def build_index(
     return Retriever(local, embedder=embedder)
 
 
-def swequad(
-    data: Path, workdir: Path, settings: Settings, embedder: Embedder, *, fusions: dict[str, Any] | None = None
-) -> dict[str, dict[str, float]]:
-    """Answer-span hit@1/5/10 per split and mode on SweQUAD-MC."""
-    rows = read_jsonl(data)
+def swequad_files(rows: Sequence[dict[str, Any]]) -> list[tuple[str, str, str]]:
+    """SweQUAD-MC contexts as ``(file name, title, text)`` documents, one paragraph per line."""
     contexts: dict[str, str] = {}
     for row in rows:
         contexts.setdefault(row["context_id"], row["context"])
@@ -105,6 +102,29 @@ def swequad(
     for cid, text in contexts.items():
         lines = [line.strip() for line in text.replace("\r\n", "\n").split("\n") if line.strip()]
         files.append((f"{cid}.txt", lines[0][:120], "\n\n".join(lines) + "\n"))
+    return files
+
+
+def swequad_targets(files: Sequence[tuple[str, str, str]]) -> dict[str, str]:
+    """{context id: the file that holds its text in the index}.
+
+    A few SweQUAD-MC contexts have identical text under two ids; the indexer keeps the first file
+    (in name order) and flags the other as a duplicate, so both ids are answered by that file.
+    """
+    kept: dict[str, str] = {}
+    targets = {}
+    for name, _, text in sorted(files):
+        targets[name.removesuffix(".txt")] = kept.setdefault(text, name)
+    return targets
+
+
+def swequad(
+    data: Path, workdir: Path, settings: Settings, embedder: Embedder, *, fusions: dict[str, Any] | None = None
+) -> dict[str, dict[str, float]]:
+    """Answer-span hit@1/5/10 per split and mode on SweQUAD-MC."""
+    rows = read_jsonl(data)
+    files = swequad_files(rows)
+    targets = swequad_targets(files)
     retriever = build_index(workdir / "swequad", files, settings, embedder)
     results: dict[str, dict[str, float]] = {}
     for mode, fusion in _modes(retriever, fusions):
@@ -116,7 +136,7 @@ def swequad(
             ranks = [
                 i
                 for i, h in enumerate(hits, start=1)
-                if h.chunk.doc_id == f"{row['context_id']}.txt" and span in " ".join(h.chunk.text.split()).lower()
+                if h.chunk.doc_id == targets[row["context_id"]] and span in " ".join(h.chunk.text.split()).lower()
             ]
             first = ranks[0] if ranks else 99
             for split in (row["split"], "all"):

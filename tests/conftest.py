@@ -49,3 +49,20 @@ def report_corpus(make_settings: Callable[..., Settings]) -> Settings:
     settings = make_settings()
     shutil.copytree(REPO / "corpus", settings.corpus_dir, dirs_exist_ok=True)
     return settings
+
+
+@pytest.fixture(scope="module")
+def app_settings(tmp_path_factory: pytest.TempPathFactory, embedder: Embedder) -> Settings:
+    """The shipped corpus indexed once per test module, with a feedback file of its own."""
+    from kb_app.indexing import index_corpus
+
+    root = tmp_path_factory.mktemp("app")
+    shutil.copytree(REPO / "corpus", root / "corpus")
+    settings = Settings(
+        corpus_dir=root / "corpus",
+        index_dir=root / "index",
+        model_cache=embedder.settings.model_cache,
+        feedback_db=root / "feedback.sqlite3",
+    )
+    index_corpus(settings, embedder=embedder)
+    return settings

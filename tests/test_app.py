@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
 from collections.abc import Callable
 from pathlib import Path
 
@@ -11,34 +10,20 @@ from streamlit.testing.v1 import AppTest
 
 from kb_app.config import Settings
 from kb_app.embeddings import Embedder
-from kb_app.indexing import index_corpus, index_exists
+from kb_app.indexing import index_exists
 
 from .conftest import REPO
 
 MakeApp = Callable[..., AppTest]
 
 
-@pytest.fixture(scope="module")
-def indexed(tmp_path_factory: pytest.TempPathFactory, embedder: Embedder) -> Settings:
-    root = tmp_path_factory.mktemp("app")
-    shutil.copytree(REPO / "corpus", root / "corpus")
-    settings = Settings(
-        corpus_dir=root / "corpus",
-        index_dir=root / "index",
-        model_cache=embedder.settings.model_cache,
-        feedback_db=root / "feedback.sqlite3",
-    )
-    index_corpus(settings, embedder=embedder)
-    return settings
-
-
 @pytest.fixture
-def make_app(monkeypatch: pytest.MonkeyPatch, indexed: Settings) -> MakeApp:
+def make_app(monkeypatch: pytest.MonkeyPatch, app_settings: Settings) -> MakeApp:
     def make(*, password: str = "", **params: str) -> AppTest:
-        monkeypatch.setenv("KB_CORPUS_DIR", str(indexed.corpus_dir))
-        monkeypatch.setenv("KB_INDEX_DIR", str(indexed.index_dir))
-        monkeypatch.setenv("KB_MODEL_CACHE", str(indexed.model_cache))
-        monkeypatch.setenv("KB_FEEDBACK_DB", str(indexed.feedback_db))
+        monkeypatch.setenv("KB_CORPUS_DIR", str(app_settings.corpus_dir))
+        monkeypatch.setenv("KB_INDEX_DIR", str(app_settings.index_dir))
+        monkeypatch.setenv("KB_MODEL_CACHE", str(app_settings.model_cache))
+        monkeypatch.setenv("KB_FEEDBACK_DB", str(app_settings.feedback_db))
         monkeypatch.setenv("KB_ADMIN_PASSWORD", password)
         at = AppTest.from_file(str(REPO / "streamlit_app.py"), default_timeout=180)
         for key, value in params.items():

@@ -86,20 +86,6 @@ def start_streamlit(settings: Settings, log: Path, **extra_env: str) -> tuple[st
 
 
 @pytest.fixture(scope="module")
-def app_settings(tmp_path_factory: pytest.TempPathFactory, embedder: Embedder) -> Settings:
-    root = tmp_path_factory.mktemp("browser")
-    shutil.copytree(REPO / "corpus", root / "corpus")
-    settings = Settings(
-        corpus_dir=root / "corpus",
-        index_dir=root / "index",
-        model_cache=embedder.settings.model_cache,
-        feedback_db=root / "feedback.sqlite3",
-    )
-    index_corpus(settings, embedder=embedder)
-    return settings
-
-
-@pytest.fixture(scope="module")
 def server(app_settings: Settings, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     log = tmp_path_factory.mktemp("logs") / "streamlit.log"
     url, process = start_streamlit(app_settings, log)
