@@ -107,11 +107,6 @@ def scan_corpus(corpus_dir: Path) -> tuple[list[Path], dict[str, str]]:
     return files, problems
 
 
-def raw_digest(path: Path) -> str:
-    """Hash of a file's bytes alone, to recognise the same document under another name."""
-    return hashlib.sha256(path.read_bytes()).hexdigest()[:16]
-
-
 def document_info(doc_id: str, catalog: dict[str, dict[str, str]], first_heading: str = "") -> DocumentInfo:
     """Catalog facts for ``doc_id``; unnamed files are recognised from name or first heading."""
     entry = catalog.get(doc_id) or catalog.get(Path(doc_id).name) or {}
@@ -202,15 +197,17 @@ def fingerprint(data: bytes, doc_id: str, catalog: dict[str, dict[str, str]]) ->
     return digest.hexdigest()[:16]
 
 
-def file_fingerprint(path: Path, corpus_dir: Path, catalog: dict[str, dict[str, str]]) -> str:
-    """``fingerprint`` of a file on disk, without parsing it.
+def file_fingerprint(path: Path, corpus_dir: Path, catalog: dict[str, dict[str, str]]) -> tuple[str, str]:
+    """``fingerprint`` of a file on disk, and the hash of its bytes alone (the same document under
+    another name has the same), from one read and without parsing.
 
     Raises:
         CorpusError: the file cannot be read.
     """
     doc_id = path.relative_to(corpus_dir).as_posix()
     try:
-        return fingerprint(path.read_bytes(), doc_id, catalog)
+        data = path.read_bytes()
+        return fingerprint(data, doc_id, catalog), hashlib.sha256(data).hexdigest()[:16]
     except OSError as exc:
         raise CorpusError(f"{doc_id}: filen kan inte läsas ({_os_reason(exc)}).") from exc
 

@@ -21,7 +21,7 @@ from typing import Any
 from kb_app import generations
 from kb_app.chunking import chunk_document
 from kb_app.config import Settings
-from kb_app.documents import file_fingerprint, load_catalog, raw_digest, read_document, scan_corpus
+from kb_app.documents import file_fingerprint, load_catalog, read_document, scan_corpus
 from kb_app.embeddings import Embedder
 from kb_app.errors import CorpusError, StoreError
 from kb_app.lexical import LexicalIndex
@@ -106,27 +106,24 @@ def index_corpus(
         raw: dict[str, str] = {d: r for d, r in previous.get("raw", {}).items() if d in stored}
 
         to_index: list[Document] = []
-        present: set[str] = set()
         files, problems = scan_corpus(corpus)
         report.failed.update(problems)
-        present_ids = {path.relative_to(corpus).as_posix() for path in files}
-        owner = {digest: d for d, digest in sorted(raw.items()) if d in present_ids}  # content -> kept file
+        present = {path.relative_to(corpus).as_posix() for path in files}
+        owner = {digest: d for d, digest in sorted(raw.items()) if d in present}  # content -> kept file
         for done, path in enumerate(files, start=1):
             doc_id = path.relative_to(corpus).as_posix()
-            present.add(doc_id)
             try:
-                if stored.get(doc_id) == file_fingerprint(path, corpus, catalog):
+                known, digest = file_fingerprint(path, corpus, catalog)
+                if stored.get(doc_id) == known:
                     report.unchanged.append(doc_id)
+                elif owner.get(digest, doc_id) != doc_id:
+                    report.duplicates[doc_id] = owner[digest]
                 else:
-                    digest = raw_digest(path)
-                    if owner.get(digest, doc_id) != doc_id:
-                        report.duplicates[doc_id] = owner[digest]
-                    else:
-                        to_index.append(read_document(path, corpus, catalog, max_bytes=int(settings.max_file_mb * 1e6)))
-                        owner[digest] = doc_id
-                        raw[doc_id] = digest
-            except (CorpusError, OSError) as exc:
-                report.failed[doc_id] = str(exc) if isinstance(exc, CorpusError) else f"{doc_id}: {exc}"
+                    to_index.append(read_document(path, corpus, catalog, max_bytes=int(settings.max_file_mb * 1e6)))
+                    owner[digest] = doc_id
+                    raw[doc_id] = digest
+            except CorpusError as exc:
+                report.failed[doc_id] = str(exc)
             if progress:
                 progress("Läser dokument", done, len(files))
         removed = sorted(set(stored) - present)
