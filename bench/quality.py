@@ -20,7 +20,7 @@ from chromadb.config import Settings as ChromaSettings
 from langchain_text_splitters import RecursiveCharacterTextSplitter
 
 from bench.common import DATASETS, DEV, REPO, WORK, distribution, timed
-from kb_app.answer import search_query
+from kb_app.answer import resolve_turn
 from kb_app.config import Settings
 from kb_app.embeddings import Embedder
 from kb_app.evaluation import build_index, normalise, read_jsonl, swequad_files, swequad_targets
@@ -69,7 +69,7 @@ class TutorialPipeline:
 
 def _retriever_search(retriever: Retriever, mode: str) -> Search:
     def search(question: str, history: Sequence[str], k: int) -> list[tuple[str, str]]:
-        query = search_query(question, list(history))
+        query = resolve_turn(question, list(history)).query
         return [(h.chunk.doc_id, h.chunk.text) for h in retriever.search(query, k=k, mode=mode)]
 
     return search

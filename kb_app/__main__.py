@@ -7,6 +7,7 @@ import json
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -66,19 +67,82 @@ def _print_answer(answer: Answer) -> None:
             print(f"- {h.chunk.location}")
 
 
+def batch_items(text: str) -> Iterator[tuple[int, dict[str, Any], str]]:
+    """(line number, question object, Swedish error or "") for every non-blank line of a batch file.
+
+    A line that is not a JSON object, or whose question or history has the wrong type, gets an
+    error and no question; the other lines are unaffected.
+    """
+    for number, line in enumerate(text.splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            item = json.loads(line)
+        except ValueError as exc:
+            yield number, {}, f"rad {number} är inte giltig JSON ({exc})"
+            continue
+        if not isinstance(item, dict):
+            yield number, {}, f"rad {number} är inte ett JSON-objekt"
+            continue
+        history = item.get("history") or []
+        if not isinstance(item.get("question", ""), str):
+            yield number, item, f"rad {number}: fältet question ska vara text"
+        elif not isinstance(history, list) or not all(isinstance(h, str) for h in history):
+            yield number, item, f"rad {number}: fältet history ska vara en lista med text"
+        else:
+            yield number, item, ""
+
+
+def error_record(number: int, item: dict[str, Any], message: str) -> dict[str, Any]:
+    """The output line for a batch line that could not be asked: its id, the reason, no answer."""
+    return {
+        "id": item.get("id"),
+        "line": number,
+        "error": message,
+        "answer": "",
+        "abstained": True,
+        "citations": [],
+        "passages": [],
+    }
+
+
+def cmd_batch(kb: KnowledgeBase, source: str, target: str | None) -> int:
+    """Answer a JSONL file line by line; a bad line gets an error record and the rest go on (exit 1)."""
+    try:
+        text = Path(source).read_text(encoding="utf-8-sig")
+    except (OSError, UnicodeDecodeError) as exc:
+        print(f"Fel: frågefilen {source} kan inte läsas ({exc}).", file=sys.stderr)
+        return 2
+    failed = 0
+    try:
+        if target:
+            Path(target).parent.mkdir(parents=True, exist_ok=True)
+        out = open(target, "w", encoding="utf-8") if target else sys.stdout  # noqa: SIM115
+    except OSError as exc:
+        print(f"Fel: svarsfilen {target} kan inte skrivas ({exc}).", file=sys.stderr)
+        return 2
+    try:
+        for number, item, error in batch_items(text):
+            if error:
+                failed += 1
+                print(f"Varning: {error}", file=sys.stderr)
+                record = error_record(number, item, error)
+            else:
+                answer = kb.ask(item.get("question", ""), item.get("history") or [])
+                record = answer_record(answer, item.get("id"))
+            out.write(json.dumps(record, ensure_ascii=False) + "\n")
+    finally:
+        if out is not sys.stdout:
+            out.close()
+    if failed:
+        print(f"{failed} rader kunde inte besvaras; de har fältet error i svarsfilen.", file=sys.stderr)
+    return 1 if failed else 0
+
+
 def cmd_ask(args: argparse.Namespace, settings: Settings) -> int:
     kb = KnowledgeBase.open(settings)
     if args.jsonl:
-        lines = [json.loads(line) for line in Path(args.jsonl).read_text(encoding="utf-8").splitlines() if line.strip()]
-        out = open(args.out, "w", encoding="utf-8") if args.out else sys.stdout  # noqa: SIM115
-        try:
-            for item in lines:
-                answer = kb.ask(item.get("question", ""), item.get("history") or [])
-                out.write(json.dumps(answer_record(answer, item.get("id")), ensure_ascii=False) + "\n")
-        finally:
-            if out is not sys.stdout:
-                out.close()
-        return 0
+        return cmd_batch(kb, args.jsonl, args.out)
     if not args.question:
         print('Skriv en fråga: python -m kb_app ask "Vilka mål har partnerskapet?"', file=sys.stderr)
         return 2
@@ -113,6 +177,45 @@ def cmd_eval(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def cmd_eval_answers(args: argparse.Namespace, settings: Settings) -> int:
+    from kb_app import answer_eval
+    from kb_app.answer import AnswerPolicy
+    from kb_app.embeddings import Embedder
+
+    embedder = Embedder(settings)
+    engines: dict[str, answer_eval.Engine] = {}
+    if args.baseline:
+        engines["today"] = answer_eval.checkout(Path(args.baseline))
+    engines["ranker"] = answer_eval.in_process(AnswerPolicy(), embedder)
+    engines["floor"] = answer_eval.in_process(AnswerPolicy(engine="floor"), embedder)
+    sets = args.sets.split(",") if args.sets else answer_eval.SETS
+    started = time.perf_counter()
+    report: dict[str, Any] = answer_eval.evaluate(
+        engines,
+        Path(args.workdir),
+        Path(args.datasets),
+        Path(args.dev),
+        settings,
+        embedder,
+        sets=sets,
+        log=lambda s: None,
+    )
+    report["seconds"] = round(time.perf_counter() - started, 1)
+    text = json.dumps(report, indent=2, ensure_ascii=False)
+    print(text)
+    if args.out:
+        Path(args.out).write_text(text + "\n", encoding="utf-8")
+    return 0
+
+
+def cmd_train(args: argparse.Namespace, settings: Settings) -> int:
+    from kb_app.training import train
+
+    result = train(settings, Path(args.datasets), Path(args.dev), Path(args.workdir))
+    print(json.dumps(result, indent=2, ensure_ascii=False))
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m kb_app", description="SBA kunskapsbas")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -121,14 +224,25 @@ def main(argv: list[str] | None = None) -> int:
     ask.add_argument("--jsonl", help="fil med en fråga per rad (JSON)")
     ask.add_argument("--out", help="fil att skriva svaren till (JSON per rad)")
     ev = sub.add_parser("eval", help="mät svarskvalitet och sökkvalitet")
-    ev.add_argument("what", choices=["dev", "swequad", "swefaq", "all"])
+    ev.add_argument("what", choices=["dev", "swequad", "swefaq", "all", "answers"])
+    ev.add_argument("--sets", help="för answers: kommaseparerade frågeuppsättningar (standard: alla)")
+    ev.add_argument("--baseline", help="för answers: en annan utcheckning att jämföra med (t.ex. en git worktree)")
+    ev.add_argument("--out", help="för answers: skriv resultatet som JSON hit")
     ev.add_argument("--dev", default=str(SHARED / "eval" / "dev.jsonl"))
     ev.add_argument("--datasets", default=str(SHARED / "datasets"))
     ev.add_argument("--workdir", default=".kb/eval", help="där testindexen byggs (återanvänds)")
+    tr = sub.add_parser("train", help="träna svarsmodellerna på offentliga data")
+    tr.add_argument("--dev", default=str(SHARED / "eval" / "dev.jsonl"))
+    tr.add_argument("--datasets", default=str(SHARED / "datasets"))
+    tr.add_argument("--workdir", default=".kb/eval", help="där testindexen byggs (återanvänds)")
     args = parser.parse_args(argv)
     try:
         settings = Settings.from_env()
-        return cmd_ask(args, settings) if args.command == "ask" else cmd_eval(args, settings)
+        if args.command == "ask":
+            return cmd_ask(args, settings)
+        if args.command == "train":
+            return cmd_train(args, settings)
+        return cmd_eval_answers(args, settings) if args.what == "answers" else cmd_eval(args, settings)
     except KbError as exc:
         print(f"Fel: {exc}", file=sys.stderr)
         return 3

@@ -1,25 +1,52 @@
-"""Swedish answers built from the documents' own sentences, each with a numbered citation.
+"""Swedish answers quoted from the documents, each statement with a numbered citation.
 
-No language model is available offline, so an answer is extractive: the sentences (or list
-items) of the retrieved passages are scored against the question (idf-weighted word overlap,
-the passage's retrieval rank and a cue for the kind of question), and the best are quoted with
-``[n]`` citations. A lead-in that ends with a colon brings its whole list. When the support is
-too weak the reply is a fixed, polite abstention with the nearest passages. When the answer lies
-in an appendix the report refers to but the knowledge base lacks, the reply says so.
+No language model runs offline, so an answer is extractive. The path of a question:
+
+1. ``resolve_turn``: a follow-up borrows the topic of the earlier turns for retrieval only; the
+   new turn's own words decide what is asked.
+2. ``Retriever.search`` finds the passages (hybrid dense + BM25).
+3. ``build_candidates`` (kb_app.candidates) cuts the top passages into sentences, list items,
+   table rows, lead-ins with their lists and sentence pairs.
+4. ``candidate_features`` (kb_app.answer_features) describes each candidate; a logistic ranker
+   learned from public data (kb_app.training, ``python -m kb_app train``) scores them.
+5. A second logistic model turns the best candidates into one probability that the documents
+   answer the question; below its threshold the reply is a polite abstention with the nearest
+   passages.
+6. ``compose`` quotes the best candidate (and a close second from elsewhere), the asked fact in
+   bold, "Ja,"/"Nej," for yes/no questions, the whole list for list questions, an English
+   lead-in for English questions, and a note when the answer lies in an appendix that is missing.
 """
 
 from __future__ import annotations
 
 import math
-import os
 import re
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 
+import numpy as np
+
+from kb_app.answer_features import (
+    FEATURES,
+    HOLDS,
+    QUESTION_FEATURES,
+    Question,
+    candidate_features,
+    content_stems,
+    coverage,
+    question_features,
+    question_type,
+)
+from kb_app.candidates import ITEM, PAIR, ROW, Candidate, build_candidates, split_units
 from kb_app.lexical import tokenize
 from kb_app.models import KIND_APPENDIX, Chunk, Hit
+from kb_app.ranker import Model, load_models
 from kb_app.retrieval import Retriever
+from kb_app.unit_vectors import UnitVectors
+
+MODEL_FILE = Path(__file__).with_name("data") / "answer_model.json"
 
 ABSTAIN_TEXT = (
     "Jag hittar inget svar på den frågan i dokumenten i kunskapsbasen. "
@@ -27,47 +54,24 @@ ABSTAIN_TEXT = (
 )
 EMPTY_TEXT = "Skriv en fråga, till exempel: Vilka mål har partnerskapet?"
 TOO_LONG_TEXT = "Frågan är för lång ({length} tecken). Korta den till högst {limit} tecken och fråga igen."
+UNSURE_YES_NO = "Dokumenten säger inte uttryckligen ja eller nej. Det som står närmast är:"
+ENGLISH_LEAD = "In the documents (in Swedish):"
 
 _ENGLISH = {"what", "who", "how", "when", "which", "is", "are", "the", "does", "do", "of", "much", "many", "why"}
-_FOLLOW_UP_START = re.compile(r"^(och|men|inom|i vilka|vilka av|hur då|varför|vad mer|när då|var då)\b", re.I)
-_SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-ZÅÄÖ0-9\"“])")
+_ANAPHOR = re.compile(r"\b(det|den|de|dem|där|dit|dess|deras|denna|detta|dessa|samma|it|they|them|there|this|that)\b")
+_ELLIPSIS = re.compile(r"^(och|men|samt|även|också|and|what about|how about)\b")
+_NEGATION = re.compile(r"\b(inte|ej|icke|aldrig|ingen|inget|inga|varken|not|no|never)\b", re.I)
 _APPENDIX_REF = re.compile(r"\bbilaga\s+(\d+)\b", re.I)
 _APPENDIX_LINE = re.compile(r"^(?:- )?Bilaga\s+(\d+)\s+(.+)$", re.I | re.M)
-
-_CUES: dict[str, re.Pattern[str]] = {
-    "amount": re.compile(r"\d[\d ,.]*\s*(kronor|kr\b|miljon|miljard|procent|%|tkr|mkr)", re.I),
-    "count": re.compile(r"\b\d[\d ,.]*\b|\b(en|ett|två|tre|fyra|fem|sex|sju|åtta|nio|tio)\b", re.I),
-    "date": re.compile(
-        r"\b(19|20)\d\d\b|\b(januari|februari|mars|april|maj|juni|juli|augusti|september|oktober|november|december)\b",
-        re.I,
-    ),
-    "duration": re.compile(
-        r"\wårig|\b\d+\s*(år|månader|veckor|dagar)\b|\b(19|20)\d\d\s*[-–]\s*(19|20)\d\d\b"
-        r"|\b(ett|två|tre|fyra|fem|sex|sju|åtta|nio|tio)\s+(år|månader)\b",
-        re.I,
-    ),
-    "person": re.compile(
-        r"\b[A-ZÅÄÖ][a-zåäöé]+ [A-ZÅÄÖ][a-zåäöé]+\b|ordförande|ledamöter|tjänstemän|handläggare", re.I
-    ),
-}
-
-
-# Swedish words for the same relation, as stems: membership (ingå ~ delta ~ medlem ~ ansluta) and
-# governance (styra ~ leda). Membership matches by prefix; governance only exactly ("ledande" is not "leds").
-_SYNONYM_PREFIXES = ("ingå", "delt", "deltog", "medlem", "anslut")
-_SYNONYM_EXACT = frozenset({"styr", "led", "ledning"})
-
-
-def _synonyms(stem: str) -> int:
-    """The synonym group of a stem: 1 membership, 2 governance, 0 none."""
-    if stem.startswith(_SYNONYM_PREFIXES):
-        return 1
-    return 2 if stem in _SYNONYM_EXACT else 0
+_ACRONYM = re.compile(r"\b[A-ZÅÄÖ]{2,6}\b")
+_NAME = re.compile(r"\b(?:[A-ZÅÄÖ][a-zåäöé]+ ){1,5}[A-ZÅÄÖ][a-zåäöé]+\b")
+_BOLD_KINDS = ("amount", "date", "duration", "count", "name", "place")
+_FULL_NAME = re.compile(r"\b[A-ZÅÄÖ][a-zåäöé]+(?:\s+[A-ZÅÄÖ][a-zåäöé]+)+")  # a person's or body's full name
 
 
 @dataclass(frozen=True)
 class Citation:
-    """A numbered source of an answer: the passage and where it stands."""
+    """A numbered source of an answer: the passage and what was quoted from it."""
 
     n: int
     chunk: Chunk
@@ -85,54 +89,41 @@ class Answer:
     hits: tuple[Hit, ...]
     query: str
     notes: tuple[str, ...] = field(default=())
-
-
-@dataclass(frozen=True)
-class _Unit:
-    """A sentence or list item of a passage, with what follows it when it is a lead-in."""
-
-    text: str
-    hit_rank: int
-    chunk: Chunk
-    index: int
-    lead_in: bool
-    item: bool
+    confidence: float = 0.0  # the abstention model's probability that the documents answer
 
 
 @dataclass(frozen=True)
 class AnswerPolicy:
-    """Thresholds of the extractive answerer, tuned on data (docs/evaluation.md)."""
+    """How answers are chosen. The two models, the abstention threshold and the second-quote ratio
+    are learned and chosen on public data (kb_app/data/answer_model.json, docs/evaluation.md);
+    ``second_ratio`` here overrides the learned ratio. ``yes_no_coverage`` is set by hand.
 
-    min_coverage: float = 0.2
-    min_dense_foreign: float = 0.755
-    second_ratio: float = 0.9
-    passages: int = 5
+    ``engine``: "ranker" (the learned models), or "floor": the sentence of the top passage most
+    similar to the question, never declining (the baseline the ranker must beat).
+    """
+
+    engine: str = "ranker"
+    passages: int = 5  # passages whose sentences are candidates
+    second_ratio: float | None = None  # a second quote when its odds are this close to the best's
+    yes_no_coverage: float = 0.75  # a quote settles a yes/no question when it covers this much of it
+    abstain: bool = True
+
+
+@dataclass(frozen=True)
+class Turn:
+    """A question resolved against its conversation."""
+
+    question: str  # the new turn, as asked
+    query: str  # what is retrieved with (the topic of earlier turns added when the turn leans on it)
+    kind: str
+    stems: tuple[str, ...]
+    history_stems: tuple[str, ...]
 
 
 def too_long_answer(question: str, limit: int) -> Answer:
     """The reply to a question over the length limit (nothing is searched)."""
     text = TOO_LONG_TEXT.format(length=len(question), limit=limit)
     return Answer(question[:limit], text, True, (), (), "")
-
-
-def question_kind(question: str) -> str:
-    """The kind of answer a question wants: amount, count, date, duration, person, list, definition."""
-    q = question.lower().strip()
-    if re.match(r"^(hur mycket|vad kostar|hur stor|how much|what is the budget)", q) or "budget" in q:
-        return "amount"
-    if q.startswith(("hur många", "how many")):
-        return "count"
-    if q.startswith(("när", "vilket år", "vilken dag", "when")):
-        return "date"
-    if q.startswith(("hur lång", "how long", "under hur lång")):
-        return "duration"
-    if q.startswith(("vem ", "vilka personer", "who ")):
-        return "person"
-    if q.startswith(("vilka", "which", "what are", "vad ingår", "lista", "nämn")):
-        return "list"
-    if re.match(r"^(vad är|vad betyder|vad innebär|what is)\b", q):
-        return "definition"
-    return "other"
 
 
 def is_english(question: str) -> bool:
@@ -144,8 +135,27 @@ def is_english(question: str) -> bool:
     )
 
 
-_ACRONYM = re.compile(r"\b[A-ZÅÄÖ]{2,6}\b")
-_NAME = re.compile(r"\b(?:[A-ZÅÄÖ][a-zåäöé]+ ){1,5}[A-ZÅÄÖ][a-zåäöé]+\b")
+def resolve_turn(question: str, history: Sequence[str]) -> Turn:
+    """Resolve a follow-up: pronouns and ellipsis take the topic of the earlier turns, for retrieval.
+
+    A turn that stands on its own (no pronoun, no "Och …", two or more content words) is asked as
+    it is. Otherwise the content words of the latest earlier turn that the new one lacks are added
+    to the retrieval query; the new turn's words still decide what is asked, and an elliptic turn
+    without a question frame ("Och för 2008?") keeps the earlier turn's kind of question.
+    """
+    stems = tuple(content_stems(question))
+    kind = question_type(question)
+    lower = question.lower().strip()
+    leans = bool(_ANAPHOR.search(lower) or _ELLIPSIS.match(lower) or len(stems) <= 1)
+    if not history or not leans:
+        return Turn(question, question, kind, stems, ())
+    previous = history[-1]
+    topic_words = [w for w in re.findall(r"\w+", previous) if tokenize(w) and tokenize(w)[0] not in stems]
+    topic_stems = tuple(dict.fromkeys(s for w in topic_words for s in tokenize(w)))
+    if kind == "other" or (_ELLIPSIS.match(lower) and len(stems) <= 1 and kind in ("list", "yesno")):
+        kind = question_type(previous)
+    query = f"{question} {' '.join(topic_words)}".strip()
+    return Turn(question, query, kind, stems, topic_stems)
 
 
 def _acronyms(texts: Iterable[str]) -> dict[str, str]:
@@ -161,36 +171,38 @@ def _acronyms(texts: Iterable[str]) -> dict[str, str]:
     return found
 
 
-def content_stems(query: str) -> list[str]:
-    """The query's stems that carry content: the frame of "hur lång/stor/mycket/många" is dropped."""
-    frame = re.match(
-        r"^\s*(hur|how)\s+(lång\w*|länge|stor\w*|mycket|många|ofta|gammal\w*|hög\w*|much|many|long|big|large|often)\b",
-        query.lower(),
-    )
-    skip = set(tokenize(frame.group(2))) if frame else set()
-    return [s for s in dict.fromkeys(tokenize(query)) if s not in skip]
+@dataclass(frozen=True)
+class Scored:
+    """A question's candidates with their features and the models' verdicts."""
 
-
-def search_query(question: str, history: list[str] | tuple[str, ...]) -> str:
-    """The query to retrieve with: a short or elliptic follow-up borrows the previous question."""
-    if not history:
-        return question
-    content = tokenize(question)
-    if len(content) <= 2 or _FOLLOW_UP_START.match(question.strip()):
-        return f"{history[-1]} {question}"
-    return question
+    turn: Turn
+    question: Question
+    hits: tuple[Hit, ...]
+    candidates: list[Candidate]
+    rows: np.ndarray
+    logits: np.ndarray
+    question_row: np.ndarray
+    confidence: float
 
 
 class Answerer:
     """Answers questions from a ``Retriever``'s index. Stateless between calls; thread-safe."""
 
-    def __init__(self, retriever: Retriever, *, policy: AnswerPolicy | None = None) -> None:
+    def __init__(
+        self,
+        retriever: Retriever,
+        *,
+        policy: AnswerPolicy | None = None,
+        models: tuple[Model, Model] | None = None,
+    ) -> None:
         self.retriever = retriever
         self.policy = policy or AnswerPolicy()
+        self.ranker, self.gate = models or load_models(MODEL_FILE, FEATURES, QUESTION_FEATURES)
         self._df: Counter[str] = Counter()
         for chunk in retriever.chunks:
             self._df.update(set(tokenize(chunk.text)))
         self._n = max(1, len(retriever.chunks))
+        self.units = UnitVectors(retriever.settings.index_dir, retriever.embedder)
         self._appendix_titles = self._find_appendix_titles()
         self._missing = self.missing_appendices()
         self._acronyms = _acronyms(chunk.text for chunk in retriever.chunks)
@@ -205,174 +217,112 @@ class Answerer:
     def idf(self, stem: str) -> float:
         return math.log(1 + self._n / (1 + self._df.get(stem, 0)))
 
-    def ask(self, question: str, history: list[str] | tuple[str, ...] = ()) -> Answer:
+    def ask(self, question: str, history: Sequence[str] = ()) -> Answer:
         """Answer ``question`` (Swedish or English) in the context of earlier questions."""
         question = " ".join(question.split())
-        query = self.expand_acronyms(search_query(question, history))
-        hits = tuple(self.retriever.search(query, k=max(self.policy.passages, 5)))
-        if not question or not hits:
-            return Answer(question, EMPTY_TEXT if not question else ABSTAIN_TEXT, True, (), hits, query)
-        kind = question_kind(question)
-        stems = content_stems(query)
-        units = [u for hit in hits[:4] for u in self._units(hit.chunk, hit.rank)]
-        similarity = self._semantic_overlap(query, units) if is_english(question) else None
-        scored = sorted(
-            ((self._score(u, stems, kind, similarity[i] if similarity else None), u) for i, u in enumerate(units)),
-            key=lambda p: -p[0],
-        )
-        best_score, best = scored[0]
-        coverage = self._coverage(best, stems)
-        if self._abstain(question, coverage, hits) or self._unknown_name(question):
-            return Answer(question, ABSTAIN_TEXT, True, (), hits, query)
-        chosen = [best]
-        cue = _CUES.get(kind)
-        if cue is not None and not cue.search(best.text):
-            # the best match lacks the kind of fact asked for: add the best unit that has it
-            for score, unit in scored[1:]:
-                if cue.search(unit.text) and score >= 0.5 * best_score and unit.chunk.chunk_id != best.chunk.chunk_id:
-                    chosen.append(unit)
-                    break
-        for score, unit in scored[1:4]:
-            if len(chosen) > 1:
-                break
-            if (
-                score >= self.policy.second_ratio * best_score
-                and unit.chunk.chunk_id != best.chunk.chunk_id
-                and not unit.item
-            ):
-                chosen.append(unit)
-                break
-        return self._compose(question, query, chosen, hits)
+        if not question:
+            return Answer(question, EMPTY_TEXT, True, (), (), "")
+        scored = self.score(question, history)
+        if not scored.candidates:
+            return Answer(question, ABSTAIN_TEXT, True, (), scored.hits, scored.turn.query)
+        if self.policy.engine == "floor":
+            first = scored.candidates[0].hit.rank
+            top = [c for c in scored.candidates if c.hit.rank == first and c.kind != PAIR] or scored.candidates
+            return self.compose(scored, [max(top, key=lambda c: self._dense_of(scored, c))], floor=True)
+        if self.policy.abstain and scored.confidence < self.threshold(scored.question):
+            return Answer(question, ABSTAIN_TEXT, True, (), scored.hits, scored.turn.query, (), scored.confidence)
+        return self.compose(scored, self.choose(scored))
 
-    def _unknown_name(self, question: str) -> bool:
-        """True when the question names something (a capitalised word) the documents never mention."""
-        words = re.findall(r"\b\w[\w-]*\b", question)
-        for word in words[1:]:
-            if word[0].isupper() and not word.isdigit():
-                if all(self._df.get(stem, 0) == 0 for stem in tokenize(word)):
-                    return True
-        return False
+    def score(self, question: str, history: Sequence[str] = (), *, doc_ids: Sequence[str] | None = None) -> Scored:
+        """Retrieve (from ``doc_ids`` only, when given), build candidates and score them with both models."""
+        turn = resolve_turn(question, history)
+        query = self.expand_acronyms(turn.query)
+        turn = Turn(turn.question, query, turn.kind, turn.stems, turn.history_stems)
+        k = max(self.retriever.settings.top_k, self.policy.passages, 5)
+        hits = tuple(self.retriever.search(query, k=k, doc_ids=doc_ids))
+        candidates = build_candidates(hits, passages=self.policy.passages)
+        vector = self.retriever.query_vector(query)
+        q = Question(question, turn.kind, turn.stems, turn.history_stems, vector, is_english(question))
+        parts = [p for c in candidates for p in c.parts]
+        table = self.units.vectors(parts) if parts else np.zeros((0, len(vector)), np.float32)
+        vectors, offset = [], 0
+        for c in candidates:
+            vectors.append(table[offset : offset + len(c.parts)])
+            offset += len(c.parts)
+        rows = candidate_features(q, candidates, vectors, self.idf)
+        logits = self.ranker.logits(rows)
+        passages = hits[: self.policy.passages]
+        qrow = question_features(q, candidates, rows, logits, passages, self.known, self.idf)
+        confidence = float(self.gate.probabilities(qrow[None, :])[0]) if candidates else 0.0
+        return Scored(turn, q, hits, candidates, rows, logits, qrow, confidence)
 
-    def _matches(self, stem: str, words: set[str]) -> float:
-        """1 for the stem itself, 0.5 for a Swedish compound relative (avtalsperiod ~ perioden), 0.8 for a synonym."""
-        if stem in words:
-            return 1.0
-        synonyms = _synonyms(stem)
-        if synonyms and any(_synonyms(word) == synonyms for word in words):
-            return 0.8
-        for word in words:
-            shorter = min(len(word), len(stem))
-            close = abs(len(word) - len(stem)) <= 2
-            if close and shorter >= 5 and len(os.path.commonprefix([word, stem])) >= shorter - 1:
-                return 1.0  # the same word inflected: verksamhetsidé ~ verksamhetsidén
-            if len(stem) >= 4 and word.startswith(stem):
-                return 0.5  # inflection the stemmer left apart: delt ~ deltag(ande)
-            if len(stem) >= 7 and len(word) >= 5 and (stem.endswith(word) or word.startswith(stem[:5])):
-                return 0.5
-        return 0.0
+    def threshold(self, question: Question) -> float:
+        """The abstention threshold. A question in another language is never declined: no data in
+        another language exists to calibrate that decision (its answer carries the English lead-in
+        and its sources, so the reader can judge)."""
+        return 0.0 if question.english else self.gate.threshold
 
-    def _abstain(self, question: str, coverage: float, hits: tuple[Hit, ...]) -> bool:
-        if is_english(question):
-            return (hits[0].dense_score or 0.0) < self.policy.min_dense_foreign
-        return coverage < self.policy.min_coverage
-
-    def _coverage(self, unit: _Unit, stems: list[str]) -> float:
-        total = sum(self.idf(s) for s in stems)
-        if total == 0:
-            return 0.0
-        context = set(tokenize(unit.text)) | set(tokenize(" ".join(unit.chunk.section)))
-        context |= set(tokenize(unit.chunk.text)) if unit.lead_in else set()
-        return sum(self.idf(s) * self._matches(s, context) for s in stems) / total
+    def known(self, stem: str) -> bool:
+        """True when the documents use the stem at all."""
+        return self._df.get(stem, 0) > 0
 
     @staticmethod
-    def _defines(text: str, stems: list[str]) -> bool:
-        """True when the text says "<one of the question's words> är …" (a definition)."""
-        for match in re.finditer(r"([\wåäöÅÄÖ]+)\s+är\b", text):
-            for word in tokenize(match.group(1)):
-                if any(len(s) >= 3 and (word.startswith(s) or s.startswith(word)) for s in stems):
-                    return True
-        return False
+    def _dense_of(scored: Scored, candidate: Candidate) -> float:
+        return float(scored.rows[scored.candidates.index(candidate), FEATURES.index("dense")])
 
-    def _semantic_overlap(self, query: str, units: list[_Unit]) -> list[float]:
-        """For questions in another language: each unit's embedding similarity, scaled to 0..1."""
-        embedder = self.retriever.embedder
-        sims = embedder.embed_passages([u.text for u in units]) @ embedder.embed_query(query)
-        low, high = float(sims.min()), float(sims.max())
-        return [(float(s) - low) / (high - low + 1e-6) for s in sims]
+    def choose(self, scored: Scored) -> list[Candidate]:
+        """The best candidate, and a close second that does not overlap it (see ``choose``)."""
+        ratio = self.policy.second_ratio or float(self.ranker.meta.get("second_ratio", 2.0))
+        return [scored.candidates[i] for i in choose(scored.candidates, scored.logits, ratio)]
 
-    def _score(self, unit: _Unit, stems: list[str], kind: str, similarity: float | None = None) -> float:
-        words = set(tokenize(unit.text))
-        where = set(tokenize(" ".join((unit.chunk.title, *unit.chunk.section))))
-        total = sum(self.idf(s) for s in stems) or 1.0
-        overlap = sum(self.idf(s) * max(self._matches(s, words), 0.5 * self._matches(s, where)) for s in stems) / total
-        if similarity is not None:
-            overlap = similarity
-        score = overlap + 0.15 / unit.hit_rank
-        cue = _CUES.get(kind)
-        if cue is not None and cue.search(unit.text):
-            score += 0.25
-        if unit.lead_in:
-            score += 0.35 if kind == "list" else 0.2 if kind == "other" else 0.0
-        if kind == "definition":
-            score += 0.2 * bool(re.search(r"\bär (ett|en)\b", unit.text))
-            score += 0.3 * self._defines(unit.text, stems)
-        if len(unit.text) < 25:
-            score -= 0.2
-        listing = _APPENDIX_LINE.match(unit.text)
-        if listing and "bilag" not in stems:
-            score -= 0.6  # the report's list of appendices only names them
-        missing = self._missing
-        for number in _APPENDIX_REF.findall(unit.text):
-            title = missing.get(int(number), "")
-            if not listing and set(tokenize(title)) & set(stems):
-                score += 0.3  # the passage points to the appendix that holds what is asked
-        return score
-
-    def _units(self, chunk: Chunk, rank: int) -> list[_Unit]:
-        units: list[_Unit] = []
-        for block in chunk.text.split("\n\n"):
-            lines = block.split("\n")
-            if all(line.startswith("- ") for line in lines):
-                parts = [(line[2:].strip(), True) for line in lines]
-            else:
-                parts = [(s.strip(), False) for line in lines for s in _SENTENCE_END.split(line) if s.strip()]
-            for text, item in parts:
-                units.append(_Unit(text, rank, chunk, len(units), text.endswith(":"), item))
-        return units
-
-    def _expand(self, unit: _Unit) -> str:
-        """A unit with what it needs to stand alone: a lead-in brings its list; a clause its ending."""
-        units = self._units(unit.chunk, unit.hit_rank)
-        following = units[unit.index + 1 :]
-        if unit.lead_in:
-            lines = [unit.text]
-            for nxt in following:
-                if nxt.lead_in or (not nxt.item and len(nxt.text) > 120):
-                    break
-                lines.append(f"- {nxt.text}")
-            return "\n".join(lines)
-        if not re.search(r"[.!?:]$", unit.text) and following and following[0].text[:1].islower():
-            return f"{unit.text} {following[0].text}"
-        return unit.text
-
-    def _compose(self, question: str, query: str, chosen: list[_Unit], hits: tuple[Hit, ...]) -> Answer:
+    def compose(self, scored: Scored, chosen: list[Candidate], *, floor: bool = False) -> Answer:
+        """The answer text: quotes with [n] citations, the asked fact in bold, form fitted to the question."""
+        turn = scored.turn
         numbers: dict[str, int] = {}
         quoted: dict[str, list[str]] = {}
         parts: list[str] = []
-        texts = [self._expand(unit) for unit in chosen]
-        for unit, text in zip(chosen, texts, strict=True):
-            n = numbers.setdefault(unit.chunk.chunk_id, len(numbers) + 1)
-            quoted.setdefault(unit.chunk.chunk_id, []).append(text)
-            parts.append(f"{text.rstrip()} [{n}]")
-        notes = self._missing_appendix_notes(query, texts)
-        body = "\n\n".join(parts)
-        if notes:
-            body += "\n\n" + " ".join(notes)
-        by_id = {h.chunk.chunk_id: h.chunk for h in hits}
+        texts = [self._whole_list(c) if turn.kind == "list" and not floor else c.text for c in chosen]
+        for cand, text in zip(chosen, texts, strict=True):
+            n = numbers.setdefault(cand.hit.chunk.chunk_id, len(numbers) + 1)
+            quoted.setdefault(cand.hit.chunk.chunk_id, []).append(text)
+            parts.append(f"{_bold(text, turn.kind)} [{n}]")
+        english = is_english(turn.question)
+        if turn.kind == "yesno" and not floor and not english:
+            parts[0] = f"{self._yes_no(turn, chosen[0])} {parts[0]}"
+        if english:
+            parts.insert(0, ENGLISH_LEAD)
+        notes = self._missing_appendix_notes(turn.query, texts)
+        body = "\n\n".join(parts) + ("\n\n" + " ".join(notes) if notes else "")
+        by_id = {h.chunk.chunk_id: h.chunk for h in scored.hits}
         citations = tuple(
             Citation(n, by_id[cid], tuple(quoted[cid])) for cid, n in sorted(numbers.items(), key=lambda p: p[1])
         )
-        return Answer(question, body, False, citations, hits, query, tuple(notes))
+        return Answer(turn.question, body, False, citations, scored.hits, turn.query, tuple(notes), scored.confidence)
+
+    def _yes_no(self, turn: Turn, cand: Candidate) -> str:
+        """ "Ja,"/"Nej," when the quote covers the question; otherwise say the documents do not settle it."""
+        if coverage(turn.stems, set(tokenize(cand.text)), self.idf) < self.policy.yes_no_coverage:
+            return UNSURE_YES_NO
+        asked_negative = bool(_NEGATION.search(turn.question))
+        stated_negative = bool(_NEGATION.search(cand.text))
+        return "Ja," if asked_negative == stated_negative else "Nej,"
+
+    @staticmethod
+    def _whole_list(cand: Candidate) -> str:
+        """For a list question: an item or row comes with its lead-in and every item of its list."""
+        if cand.kind not in (ITEM, ROW):
+            return cand.text
+        units = split_units(cand.hit.chunk.text)
+        start = cand.index
+        while start > 0 and units[start - 1].kind == units[cand.index].kind:
+            start -= 1
+        end = cand.index
+        while end + 1 < len(units) and units[end + 1].kind == units[cand.index].kind:
+            end += 1
+        lines = [f"- {u.text}" for u in units[start : end + 1]]
+        if start > 0 and units[start - 1].text.endswith(":"):
+            lines.insert(0, units[start - 1].text)
+        return "\n".join(lines)
 
     def _find_appendix_titles(self) -> dict[int, str]:
         titles: dict[int, str] = {}
@@ -412,3 +362,38 @@ class Answerer:
             for n in sorted(wanted)
             if n in missing
         ]
+
+
+def choose(candidates: Sequence[Candidate], logits: np.ndarray, ratio: float) -> list[int]:
+    """Indices of what to quote: the best candidate, plus the next best that does not overlap it when its
+    odds are at least ``ratio`` times the best's (``ratio`` above 1: never a second quote)."""
+    order = np.argsort(-logits, kind="stable")
+    chosen = [int(order[0])]
+    for i in order[1:4]:
+        if logits[i] < logits[order[0]] + math.log(ratio):
+            break
+        if not any(_overlaps(candidates[int(i)], candidates[j]) for j in chosen):
+            chosen.append(int(i))
+            break
+    return chosen
+
+
+def _overlaps(a: Candidate, b: Candidate) -> bool:
+    """True when two candidates quote some of the same text."""
+    if a.hit.chunk.chunk_id != b.hit.chunk.chunk_id:
+        return bool(set(a.parts) & set(b.parts))
+    a_end, b_end = a.index + len(a.parts) - 1, b.index + len(b.parts) - 1
+    return a.index <= b_end and b.index <= a_end
+
+
+def _bold(text: str, kind: str) -> str:
+    """The first phrase of the asked type (amount, date, …) in bold; the text unchanged otherwise."""
+    if kind not in _BOLD_KINDS:
+        return text
+    match = (_FULL_NAME if kind == "name" else HOLDS[kind]).search(text)
+    if match is None or not match.group(0).strip():
+        return text
+    start, end = match.span()
+    phrase = text[start:end].rstrip(" ,.")
+    end = start + len(phrase)
+    return f"{text[:start]}**{phrase}**{text[end:]}"

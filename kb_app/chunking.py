@@ -30,9 +30,10 @@ def chunk_document(document: Document, *, chunk_size: int = 900) -> tuple[Chunk,
     """
     from langchain_text_splitters import RecursiveCharacterTextSplitter  # slow import: only when chunking
 
+    overlap = min(150, chunk_size // 6)
     splitter = RecursiveCharacterTextSplitter(
         chunk_size=chunk_size,
-        chunk_overlap=min(150, chunk_size // 6),
+        chunk_overlap=overlap,
         separators=SWEDISH_SEPARATORS,
         keep_separator="end",
     )
@@ -40,8 +41,14 @@ def chunk_document(document: Document, *, chunk_size: int = 900) -> tuple[Chunk,
     for group in _packed(_units(document.blocks), chunk_size):
         text = "\n\n".join(b.text for b in group)
         pieces = [text] if len(text) <= chunk_size else splitter.split_text(text)
+        cursor = 0  # pieces come in order: each is searched for after the previous one (linear time)
         for piece in pieces:
-            chunks.append(_make_chunk(document, group, piece, len(chunks)))
+            offset = None
+            if len(group) == 1 and piece != group[0].text:
+                found = group[0].text.find(piece[:80], cursor)
+                if found >= 0:
+                    offset, cursor = found, found + max(1, len(piece) - overlap)
+            chunks.append(_make_chunk(document, group, piece, len(chunks), offset))
     return tuple(chunks)
 
 
@@ -78,14 +85,13 @@ def _packed(units: Iterator[list[Block]], chunk_size: int) -> Iterator[list[Bloc
         yield group
 
 
-def _make_chunk(document: Document, group: list[Block], text: str, position: int) -> Chunk:
+def _make_chunk(document: Document, group: list[Block], text: str, position: int, offset: int | None) -> Chunk:
+    """A chunk of ``group``; ``offset`` is where ``text`` starts inside a long single block."""
     first, last = group[0], group[-1]
     start, end = first.start, last.end
-    if len(group) == 1 and text != first.text:  # a piece of one long block
-        found = first.text.find(text[:80])
-        if found >= 0:
-            start = min(first.start + found, first.end)
-            end = min(start + len(text), first.end)
+    if offset is not None:  # a piece of one long block
+        start = min(first.start + offset, first.end)
+        end = min(start + len(text), first.end)
     pages = [b.page for b in group if b.page is not None]
     page_ends = [b.page_end for b in group if b.page_end is not None]
     digest = hashlib.sha256(text.encode()).hexdigest()[:12]

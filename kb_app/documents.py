@@ -11,6 +11,7 @@ import errno
 import hashlib
 import re
 import tomllib
+import unicodedata
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -42,7 +43,17 @@ def load_catalog(corpus_dir: Path) -> dict[str, dict[str, str]]:
         kind = entry.get("kind", KIND_OTHER)
         if kind not in _KINDS:
             raise CorpusError(f"Katalogen {path}: okänd typ {kind!r} för {name}. Tillåtna typer: {', '.join(_KINDS)}.")
-    return {name: {k: str(v) for k, v in entry.items()} for name, entry in data.items()}
+    return {_nfc(name): {k: str(v) for k, v in entry.items()} for name, entry in data.items()}
+
+
+def _nfc(name: str) -> str:
+    """File names compared in one Unicode form: macOS and some zip tools write "å" as "a" + ring (NFD)."""
+    return unicodedata.normalize("NFC", name)
+
+
+def catalog_entry(doc_id: str, catalog: dict[str, dict[str, str]]) -> dict[str, str]:
+    """The catalog table for a file, by its path or its bare name (in either Unicode form)."""
+    return catalog.get(_nfc(doc_id)) or catalog.get(_nfc(Path(doc_id).name)) or {}
 
 
 def corpus_files(corpus_dir: Path) -> Iterator[Path]:
@@ -109,12 +120,17 @@ def scan_corpus(corpus_dir: Path) -> tuple[list[Path], dict[str, str]]:
 
 def document_info(doc_id: str, catalog: dict[str, dict[str, str]], first_heading: str = "") -> DocumentInfo:
     """Catalog facts for ``doc_id``; unnamed files are recognised from name or first heading."""
-    entry = catalog.get(doc_id) or catalog.get(Path(doc_id).name) or {}
-    stem = Path(doc_id).stem.replace("_", " ").strip()
+    entry = catalog_entry(doc_id, catalog)
+    stem = _nfc(Path(doc_id).stem).replace("_", " ").strip()
     match = _APPENDIX_NAME.match(stem) or _APPENDIX_NAME.match(first_heading)
     appendix = int(match.group(1)) if match else None
     if entry.get("appendix"):
-        appendix = int(entry["appendix"])
+        try:
+            appendix = int(entry["appendix"])
+        except ValueError as exc:
+            raise CorpusError(
+                f"Katalogen: appendix för {doc_id} ska vara ett heltal, inte {entry['appendix']!r}."
+            ) from exc
     kind = entry.get("kind") or (KIND_APPENDIX if match else KIND_OTHER)
     title = entry.get("title") or stem
     if kind == KIND_APPENDIX and appendix is not None and not title.lower().startswith("bilaga"):
@@ -192,7 +208,7 @@ def _os_reason(exc: OSError) -> str:
 def fingerprint(data: bytes, doc_id: str, catalog: dict[str, dict[str, str]]) -> str:
     """Content hash of a file together with its catalog entry and the parser version."""
     digest = hashlib.sha256(data)
-    entry = catalog.get(doc_id) or catalog.get(Path(doc_id).name) or {}
+    entry = catalog_entry(doc_id, catalog)
     digest.update(f"|{PARSER_VERSION}|{sorted(entry.items())}".encode())
     return digest.hexdigest()[:16]
 

@@ -40,11 +40,26 @@ _LEGACY = ("chroma", "bm25", "documents", "status.json")  # the single-folder la
 def current(settings: Settings) -> Path | None:
     """The published generation's folder, or None when nothing has been published."""
     try:
-        name = (settings.index_dir / POINTER).read_text().strip()
-    except OSError:
+        name = (settings.index_dir / POINTER).read_text(encoding="utf-8").strip()
+    except (OSError, ValueError):  # missing, unreadable, or damaged (bytes that are not text)
         return None
     folder = settings.index_dir / name
-    return folder if name.startswith(PREFIX) and folder.is_dir() else None
+    return folder if name.startswith(PREFIX) and "/" not in name and folder.is_dir() else None
+
+
+def complete(settings: Settings) -> list[Path]:
+    """Generations that were finished (their status file is written last), oldest first."""
+    folders = sorted(p for p in settings.index_dir.glob(f"{PREFIX}*") if p.is_dir())
+    return [p for p in folders if (p / "status.json").is_file()]
+
+
+def latest(settings: Settings) -> Path | None:
+    """The published generation, or, when ``CURRENT`` is damaged, the newest finished one."""
+    live = current(settings)
+    if live is not None:
+        return live
+    finished = complete(settings)
+    return finished[-1] if finished else None
 
 
 def at(settings: Settings, generation: Path) -> Settings:
@@ -111,10 +126,14 @@ def publish(settings: Settings, generation: Path) -> None:
 
 
 def prune(settings: Settings, drop_collection: Callable[[Settings], None] | None = None) -> list[str]:
-    """Remove unpublished and old generations (call with the write lock held); returns their names."""
+    """Remove unpublished and old generations (call with the write lock held); returns their names.
+
+    When ``CURRENT`` is missing or damaged, every finished generation is kept: one of them may be
+    the only intact index left.
+    """
     live = current(settings)
     generations = sorted(p for p in settings.index_dir.glob(f"{PREFIX}*") if p.is_dir())
-    keep: set[Path] = set()
+    keep: set[Path] = set(complete(settings))
     if live is not None:
         older = [g for g in generations if g.name < live.name]
         keep = {live, *older[-KEEP_PREVIOUS:]}

@@ -11,8 +11,10 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import sqlite3
 import time
 from collections.abc import Callable
+from contextlib import closing
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -28,6 +30,7 @@ from kb_app.lexical import LexicalIndex
 from kb_app.library import FOLDER, remove_paragraphs, save_paragraphs
 from kb_app.models import Document
 from kb_app.store import VectorStore
+from kb_app.unit_vectors import save_unit_vectors
 
 Progress = Callable[[str, int, int], None]
 STATUS_FILE = "status.json"
@@ -46,6 +49,8 @@ class IndexReport:
     failed: dict[str, str] = field(default_factory=dict)
     duplicates: dict[str, str] = field(default_factory=dict)  # skipped file -> the file with the same content
     embedded: int = 0
+    embedded_units: int = 0  # sentences, list items and table rows (kb_app.unit_vectors)
+    repaired: str = ""  # what was damaged in the index this run started from (it is then rebuilt)
     rebuilt: bool = False
     seconds: float = 0.0
 
@@ -57,6 +62,8 @@ class IndexReport:
             f"oförändrade: {len(self.unchanged)}, misslyckade: {len(self.failed)}",
             f"Tid: {self.seconds:.1f} s" + (" (indexet byggdes om från grunden)" if self.rebuilt else ""),
         ]
+        if self.repaired:
+            lines.append(f"Indexet var skadat ({self.repaired}) och har byggts om.")
         lines += [f"Kunde inte indexeras: {message}" for message in self.failed.values()]
         lines += [
             f"Dubblett, indexeras inte en gång till: {copy} har samma innehåll som {original}"
@@ -97,10 +104,13 @@ def index_corpus(
     catalog = load_catalog(corpus)
     with generations.write_lock(settings):
         generations.prune(settings, drop_collection=_drop_collection)  # what a crashed run left behind
-        base = generations.current(settings)
-        previous = _status_at(base) if base is not None else {}
+        base = generations.latest(settings)  # the newest finished generation when CURRENT is damaged
+        broken = damage(settings, base) if base is not None else ""
+        pointer_broken = base is not None and base != generations.current(settings)
+        report.repaired = broken or ("pekaren CURRENT var skadad" if pointer_broken else "")
+        previous = _status_at(base) if base is not None and not broken else {}
         same_model = previous.get("model_id") == settings.embedding_model
-        rebuilding = rebuild or base is None or not same_model
+        rebuilding = rebuild or not previous or not same_model
         report.rebuilt = base is not None and rebuilding
         stored: dict[str, str] = {} if rebuilding else dict(previous.get("hashes", {}))
         raw: dict[str, str] = {d: r for d, r in previous.get("raw", {}).items() if d in stored}
@@ -129,6 +139,8 @@ def index_corpus(
         removed = sorted(set(stored) - present)
 
         if base is not None and not rebuilding and not to_index and not removed:
+            if pointer_broken:
+                generations.publish(settings, base)
             _refresh_failed(base, previous, report.failed)
             report.documents = len(stored)
             report.chunks = int(previous.get("chunks", 0))
@@ -136,59 +148,109 @@ def index_corpus(
             return report
 
         generation = generations.new_generation(settings)
-        target = generations.at(settings, generation)
-        store = VectorStore(target)
-        store.set_model_id(settings.embedding_model)
-        if not rebuilding and base is not None:
-            store.copy_from(
-                VectorStore(generations.at(settings, base)),
-                progress=(lambda d, t: progress("Kopierar indexet", d, t)) if progress else None,
-            )
-            if (base / FOLDER).is_dir():
-                shutil.copytree(base / FOLDER, generation / FOLDER)
+        try:
+            target = generations.at(settings, generation)
+            store = VectorStore(target)
+            store.set_model_id(settings.embedding_model)
+            if not rebuilding and base is not None:
+                store.copy_from(
+                    VectorStore(generations.at(settings, base)),
+                    progress=(lambda d, t: progress("Kopierar indexet", d, t)) if progress else None,
+                )
+                if (base / FOLDER).is_dir():
+                    shutil.copytree(base / FOLDER, generation / FOLDER)
 
-        chunks_by_doc = {doc.info.doc_id: chunk_document(doc, chunk_size=settings.chunk_size) for doc in to_index}
-        new_chunks = [chunk for chunks in chunks_by_doc.values() for chunk in chunks]
-        if new_chunks:
-            embedder = embedder or Embedder(settings)
-            vectors = embedder.embed_passages(
-                [c.embedding_text() for c in new_chunks],
-                progress=(lambda d, t: progress("Bäddar in avsnitt", d, t)) if progress else None,
-            )
-            offset = 0
+            chunks_by_doc = {doc.info.doc_id: chunk_document(doc, chunk_size=settings.chunk_size) for doc in to_index}
+            new_chunks = [chunk for chunks in chunks_by_doc.values() for chunk in chunks]
+            if new_chunks:
+                embedder = embedder or Embedder(settings)
+                vectors = embedder.embed_passages(
+                    [c.embedding_text() for c in new_chunks],
+                    progress=(lambda d, t: progress("Bäddar in avsnitt", d, t)) if progress else None,
+                )
+                offset = 0
+                for doc in to_index:
+                    chunks = chunks_by_doc[doc.info.doc_id]
+                    if doc.info.doc_id in stored:
+                        store.delete_document(doc.info.doc_id)
+                        report.changed.append(doc.info.doc_id)
+                    else:
+                        report.new.append(doc.info.doc_id)
+                    store.upsert(chunks, vectors[offset : offset + len(chunks)])
+                    offset += len(chunks)
+                report.embedded = len(new_chunks)
             for doc in to_index:
-                chunks = chunks_by_doc[doc.info.doc_id]
-                if doc.info.doc_id in stored:
-                    store.delete_document(doc.info.doc_id)
-                    report.changed.append(doc.info.doc_id)
-                else:
-                    report.new.append(doc.info.doc_id)
-                store.upsert(chunks, vectors[offset : offset + len(chunks)])
-                offset += len(chunks)
-            report.embedded = len(new_chunks)
-        for doc in to_index:
-            save_paragraphs(generation, doc)
-        for doc_id in removed:
-            store.delete_document(doc_id)
-            remove_paragraphs(generation, doc_id)
-            report.removed.append(doc_id)
+                save_paragraphs(generation, doc)
+            for doc_id in removed:
+                store.delete_document(doc_id)
+                remove_paragraphs(generation, doc_id)
+                report.removed.append(doc_id)
 
-        all_chunks = store.chunks()
-        if progress:
-            progress("Bygger ordindex (BM25)", 0, 1)
-        LexicalIndex.build([c.chunk_id for c in all_chunks], [c.embedding_text() for c in all_chunks]).save(
-            target.lexical_dir
-        )
-        hashes = {d: h for d, h in stored.items() if d not in removed}
-        hashes.update({doc.info.doc_id: doc.content_hash for doc in to_index})
-        report.chunks = len(all_chunks)
-        report.documents = len(hashes)
-        report.seconds = time.perf_counter() - started
-        raw = {d: r for d, r in raw.items() if d in hashes}
-        _write_status(target, report, {doc.info.doc_id: doc for doc in to_index}, previous, hashes, raw)
+            all_chunks = store.chunks()
+
+            def loaded_embedder() -> Embedder:
+                nonlocal embedder
+                embedder = embedder or Embedder(settings)
+                return embedder
+
+            report.embedded_units = save_unit_vectors(
+                generation,
+                None if rebuilding else base,
+                all_chunks,
+                loaded_embedder,
+                progress=(lambda d, t: progress("Bäddar in meningar", d, t)) if progress else None,
+            )
+            if progress:
+                progress("Bygger ordindex (BM25)", 0, 1)
+            LexicalIndex.build([c.chunk_id for c in all_chunks], [c.embedding_text() for c in all_chunks]).save(
+                target.lexical_dir
+            )
+            hashes = {d: h for d, h in stored.items() if d not in removed}
+            hashes.update({doc.info.doc_id: doc.content_hash for doc in to_index})
+            report.chunks = len(all_chunks)
+            report.documents = len(hashes)
+            report.seconds = time.perf_counter() - started
+            raw = {d: r for d, r in raw.items() if d in hashes}
+            _write_status(target, report, {doc.info.doc_id: doc for doc in to_index}, previous, hashes, raw)
+        except OSError as exc:
+            shutil.rmtree(generation, ignore_errors=True)  # a failed build leaves nothing behind
+            raise StoreError(
+                f"Indexet kunde inte skrivas i {generation.parent} ({exc.strerror or exc}). "
+                "Kontrollera att disken har plats och att mappen är skrivbar."
+            ) from exc
+        except BaseException:
+            shutil.rmtree(generation, ignore_errors=True)
+            raise
         generations.publish(settings, generation)
         generations.prune(settings, drop_collection=_drop_collection)
     return report
+
+
+def damage(settings: Settings, generation: Path) -> str:
+    """What is damaged in a finished generation, in Swedish, or "" when it is intact.
+
+    Cheap checks only (nothing is loaded into memory): the status file, the BM25 ids, and the row
+    count of the embedded Chroma database, read-only, against the number of chunks.
+    """
+    status = _status_at(generation)
+    chunks = status.get("chunks")
+    if not isinstance(chunks, int):
+        return "statusfilen saknas eller är skadad"
+    try:
+        ids = json.loads((generation / "bm25" / "ids.json").read_text(encoding="utf-8"))["ids"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return "ordindexet (BM25) saknas eller är skadat"
+    if not isinstance(ids, list) or len(ids) != chunks:
+        return "ordindexet (BM25) stämmer inte med avsnitten"
+    if settings.chroma_host:
+        return ""
+    database = generation / "chroma" / "chroma.sqlite3"
+    try:
+        with closing(sqlite3.connect(f"file:{database}?mode=ro", uri=True)) as connection:
+            rows = connection.execute("SELECT count(*) FROM embeddings").fetchone()[0]
+    except sqlite3.Error as exc:
+        return f"vektordatabasen är skadad ({exc})"
+    return "" if rows == chunks else f"vektordatabasen har {rows} avsnitt men indexet {chunks}"
 
 
 def _drop_collection(settings: Settings) -> None:
@@ -264,6 +326,8 @@ def index_version(settings: Settings) -> str:
 
 
 def index_exists(settings: Settings) -> bool:
-    """True when a complete index has been published in ``settings.index_dir``."""
+    """True when a complete, undamaged index has been published in ``settings.index_dir``."""
     generation = generations.current(settings)
-    return generation is not None and LexicalIndex.is_current(generations.at(settings, generation).lexical_dir)
+    if generation is None or not LexicalIndex.is_current(generations.at(settings, generation).lexical_dir):
+        return False
+    return not damage(settings, generation)

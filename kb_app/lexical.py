@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import re
 import shutil
 from collections.abc import Sequence
@@ -115,10 +116,19 @@ class LexicalIndex:
             return None
         import bm25s
 
-        saved = json.loads(ids_file.read_text())
+        try:
+            saved = json.loads(ids_file.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return None  # damaged: the caller rebuilds it from the chunks
         if not isinstance(saved, dict) or saved.get("version") != TOKENIZER_VERSION:
             return None
-        ids = saved["ids"]
+        ids = saved.get("ids")
+        if not isinstance(ids, list) or not all(isinstance(i, str) for i in ids):
+            return None
         if not ids:
             return cls([], None)
-        return cls(ids, bm25s.BM25.load(str(folder / "bm25")))
+        try:
+            return cls(ids, bm25s.BM25.load(str(folder / "bm25")))
+        except (OSError, ValueError, KeyError) as exc:
+            logging.getLogger(__name__).warning("BM25-indexet i %s är skadat (%s); det byggs om.", folder, exc)
+            return None

@@ -1,7 +1,8 @@
 """Hybrid retrieval: dense (Chroma) and BM25, fused; filters by document and kind; exact phrases.
 
-Fusion is a weighted sum of reciprocal ranks (RRF, ``1 / (k + rank)``) from both lists; the
-weights were tuned on the training/dev splits of SweQUAD-MC and SweFAQ (docs/evaluation.md).
+Fusion (``Fusion``): both candidate lists are completed to their union, z-normalised and mixed with a
+dense weight, plus a bonus for the query's word pairs found in the passage; tuned on the training/dev
+splits of SweQUAD-MC and SweFAQ (docs/evaluation.md). Reciprocal rank fusion is kept for comparison.
 A quoted phrase in the query ("…") keeps only passages that contain it, case-insensitively.
 """
 
@@ -130,7 +131,7 @@ class Retriever:
                 lexical_scores[cid] = max(0.0, float(lexical[row]))
         missing = [cid for cid in lexical_scores if cid not in dense]
         if missing:
-            vector = self._query_vector(query)
+            vector = self.query_vector(query)
             if self._matrix is not None:
                 rows = [self.lexical.row(cid) for cid in missing]
                 values = self._matrix[[r for r in rows if r is not None]] @ vector
@@ -159,7 +160,8 @@ class Retriever:
             mask &= np.array([needle in text for text in self._lower_texts])
         return mask
 
-    def _query_vector(self, query: str) -> np.ndarray:
+    def query_vector(self, query: str) -> np.ndarray:
+        """The query embedding (the last one is cached: retrieval and answering share it)."""
         with self._lock:
             cached = self._last_query
         if cached is not None and cached[0] == query:
@@ -170,7 +172,7 @@ class Retriever:
         return vector
 
     def _dense(self, query: str, n: int, mask: np.ndarray) -> dict[str, float]:
-        vector = self._query_vector(query)
+        vector = self.query_vector(query)
         if self._matrix is not None:
             scores = np.where(mask, self._matrix @ vector, -np.inf)
             top = np.argpartition(-scores, n - 1)[:n] if n < len(scores) else np.arange(len(scores))

@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 
 from kb_app import generations
 from kb_app.answer import Answer, Answerer, too_long_answer
 from kb_app.config import Settings
 from kb_app.embeddings import Embedder
+from kb_app.errors import IndexBusyError
 from kb_app.indexing import Progress, index_corpus, index_exists, index_version, read_status
 from kb_app.library import Library
 from kb_app.models import Hit
 from kb_app.retrieval import Retriever
+
+HISTORY_TURNS = 3  # earlier questions a follow-up may lean on
+BUILD_WAIT_S = 900  # how long a reader waits for another process's first build of the index
 
 
 @dataclass(frozen=True)
@@ -41,14 +46,23 @@ class KnowledgeBase:
 
     @classmethod
     def open(cls, settings: Settings, *, progress: Progress | None = None) -> KnowledgeBase:
-        """Open the index, building it first when it is missing.
+        """Open the index, building it first when it is missing or damaged (it heals itself).
 
         Raises:
             KbError: the corpus cannot be read or the index cannot be built or opened.
         """
         embedder = Embedder(settings)
-        if not index_exists(settings):
-            index_corpus(settings, embedder=embedder, progress=progress)
+        deadline = time.monotonic() + BUILD_WAIT_S
+        while not index_exists(settings):
+            try:
+                index_corpus(settings, embedder=embedder, progress=progress)
+            except IndexBusyError:
+                # another process is building it: wait for that build instead of failing
+                if time.monotonic() > deadline:
+                    raise
+                if progress:
+                    progress("Väntar på en annan indexering", 0, 1)
+                time.sleep(0.5)
         return cls(settings, embedder=embedder)
 
     def status(self) -> IndexStatus:
@@ -77,11 +91,13 @@ class KnowledgeBase:
     def ask(self, question: str, history: list[str] | tuple[str, ...] = ()) -> Answer:
         """A Swedish answer with citations, or an abstention; see ``Answerer.ask``.
 
-        A question longer than ``KB_MAX_QUESTION_CHARS`` gets a polite request to shorten it.
+        A question longer than ``KB_MAX_QUESTION_CHARS`` gets a polite request to shorten it. Only
+        the last ``HISTORY_TURNS`` earlier questions are used, each cut to the same limit.
         """
-        if len(question) > self.settings.max_question_chars:
-            return too_long_answer(question, self.settings.max_question_chars)
-        return self.answerer.ask(question, history)
+        limit = self.settings.max_question_chars
+        if len(question) > limit:
+            return too_long_answer(question, limit)
+        return self.answerer.ask(question, [turn[:limit] for turn in list(history)[-HISTORY_TURNS:]])
 
     def is_stale(self) -> bool:
         """True when the indexer has written a newer index than the one this object serves."""

@@ -22,7 +22,7 @@ os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
 
 _PAGE = 5000
 # Wider HNSW graph and search than Chroma's defaults (16 / 100 / 100): the hybrid ranking takes
-# the top 100 dense candidates, and recall of that list measurably matters (docs/evaluation.md).
+# the top 200 dense candidates, and recall of that list measurably matters (docs/evaluation.md).
 _HNSW = {"space": "cosine", "max_neighbors": 32, "ef_construction": 200, "ef_search": 200}
 
 

@@ -6,26 +6,59 @@ import io
 import re
 import zipfile
 
+from docx.opc.exceptions import PackageNotFoundError
+from lxml.etree import LxmlError
+
 from kb_app.blocks import BlockBuilder, clean_text
 from kb_app.errors import CorpusError
 
 _HEADING_STYLE = re.compile(r"^(heading|rubrik)\s*(\d)?$", re.IGNORECASE)
 
 
+# A .docx is a zip of XML: its unpacked size is checked before parsing, so a small file that
+# unpacks to gigabytes (a zip bomb) is refused instead of filling the memory.
+MAX_UNPACKED_BYTES = 200_000_000
+MAX_RATIO = 100  # unpacked / packed; ordinary Word files stay far below
+
+
+def check_unpacked_size(data: bytes, doc_id: str, limit: int = MAX_UNPACKED_BYTES) -> None:
+    """Refuse a zip whose members would unpack to more than ``limit`` bytes or an implausible ratio.
+
+    Raises:
+        CorpusError: the file is not a zip, or it unpacks too large.
+    """
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as archive:
+            unpacked = sum(member.file_size for member in archive.infolist())
+    except (zipfile.BadZipFile, OSError, ValueError) as exc:
+        raise CorpusError(f"{doc_id}: Word-filen är skadad eller inte en .docx-fil ({exc}).") from exc
+    if unpacked > limit or unpacked > MAX_RATIO * max(len(data), 1_000_000):
+        raise CorpusError(
+            f"{doc_id}: Word-filen packas upp till {unpacked / 1e6:.0f} MB, vilket är orimligt mycket "
+            f"(gränsen är {limit / 1e6:.0f} MB). Filen hoppas över."
+        )
+
+
 def parse_docx(data: bytes, doc_id: str) -> BlockBuilder:
     """Parse .docx bytes into blocks; consecutive list paragraphs form one list block.
 
     Raises:
-        CorpusError: the file is not a readable Word document.
+        CorpusError: the file is not a readable Word document, or it unpacks too large.
     """
+    check_unpacked_size(data, doc_id)
+    try:
+        return _parse(data)
+    except (zipfile.BadZipFile, KeyError, ValueError, AttributeError, LxmlError, PackageNotFoundError) as exc:
+        # python-docx raises these for damaged packages and XML; lxml's whole family is LxmlError
+        raise CorpusError(f"{doc_id}: Word-filen är skadad eller inte en .docx-fil ({exc}).") from exc
+
+
+def _parse(data: bytes) -> BlockBuilder:
     import docx
     from docx.table import Table
     from docx.text.paragraph import Paragraph
 
-    try:
-        document = docx.Document(io.BytesIO(data))
-    except (zipfile.BadZipFile, KeyError, ValueError) as exc:
-        raise CorpusError(f"{doc_id}: Word-filen är skadad eller inte en .docx-fil ({exc}).") from exc
+    document = docx.Document(io.BytesIO(data))
     builder = BlockBuilder()
     items: list[str] = []
 

@@ -37,6 +37,27 @@ def _pdf(pages: int = 1, *, blank: bool = False, user_password: str | None = Non
     return out.getvalue()
 
 
+def _docx(*, break_xml: bool = False, extra_bytes: int = 0) -> bytes:
+    """A real Word file; optionally with its main XML cut in half, or with a huge member (a zip bomb)."""
+    import zipfile
+
+    import docx
+
+    document = docx.Document()
+    document.add_paragraph("Påhittad testtext om regional samverkan.")
+    buffer = io.BytesIO()
+    document.save(buffer)
+    source = zipfile.ZipFile(io.BytesIO(buffer.getvalue()))
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as target:
+        for name in source.namelist():
+            data = source.read(name)
+            target.writestr(name, data[: len(data) // 2] if break_xml and name == "word/document.xml" else data)
+        if extra_bytes:
+            target.writestr("word/media/bomb.xml", b"<a>" + bytes(extra_bytes) + b"</a>")
+    return out.getvalue()
+
+
 # file name -> (content, the reason the message must give); None = must be indexed
 BAD_FILES: dict[str, tuple[bytes, str]] = {
     "tom.md": (b"", "tom"),
@@ -46,6 +67,8 @@ BAD_FILES: dict[str, tuple[bytes, str]] = {
     "skannad.pdf": (_pdf(2, blank=True), "OCR"),
     "inte-pdf.pdf": (b"Det h\xe4r \xe4r en textfil med fel namn.", "ingen PDF"),
     "trasig.docx": (b"PK\x03\x04" + os.urandom(200), "skadad"),
+    "trasig-xml.docx": (_docx(break_xml=True), "skadad"),
+    "zipbomb.docx": (_docx(extra_bytes=150_000_000), "packas upp"),
     "gammal.doc": (b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + bytes(200), ".docx"),
     "jättestor.txt": (b"ord " * 300_000, "KB_MAX_FILE_MB"),
 }

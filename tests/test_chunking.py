@@ -54,3 +54,17 @@ def test_long_pdf_sections_stay_under_the_token_limit(embedder: Embedder) -> Non
     longest = sorted(chunks, key=lambda c: -len(c.embedding_text()))[:20]
     assert max(embedder.count_tokens(c.embedding_text()) for c in longest) < 512
     assert all(c.page is not None and c.page_end is not None and c.page <= c.page_end for c in chunks)
+
+
+def test_one_huge_paragraph_is_cut_with_exact_offsets() -> None:
+    """Pieces of one long block are found after each other (linear time), each at its true offset."""
+    from kb_app.models import Block, Document, DocumentInfo
+
+    text = " ".join(f"Mening nummer {i} om samverkan i regionen." for i in range(60_000))
+    doc = Document(
+        DocumentInfo("lang.txt", "Lång"), "lang.txt", text, (Block("paragraph", text, (), 1, 0, len(text)),), "h"
+    )
+    chunks = chunk_document(doc)
+    assert len(chunks) > 2000
+    assert all(text[c.start : c.end] == c.text for c in chunks)
+    assert chunks[-1].end == len(text)

@@ -160,3 +160,20 @@ def test_size_cap(tmp_path: Path) -> None:
     path.write_text("ord " * 1000)
     with pytest.raises(CorpusError, match="KB_MAX_FILE_MB"):
         read_document(path, tmp_path, {}, max_bytes=100)
+
+
+def test_catalog_entry_found_for_a_file_name_in_the_other_unicode_form(tmp_path: Path) -> None:
+    import unicodedata
+
+    nfc = "Årsrapport för Täby.md"
+    nfd = unicodedata.normalize("NFD", nfc)
+    assert nfd != nfc
+    (tmp_path / "catalog.toml").write_text(f'["{nfc}"]\ntitle = "Påhittad årsrapport"\n', encoding="utf-8")
+    (tmp_path / nfd).write_text("# Rubrik\n\nPåhittad text om samverkan.\n", encoding="utf-8")
+    doc = read_document(tmp_path / nfd, tmp_path, load_catalog(tmp_path), max_bytes=BIG)
+    assert doc.info.title == "Påhittad årsrapport"
+
+
+def test_a_bad_appendix_number_in_the_catalog_is_a_swedish_error() -> None:
+    with pytest.raises(CorpusError, match="heltal"):
+        document_info("bilaga.md", {"bilaga.md": {"appendix": "två"}})

@@ -1,0 +1,230 @@
+"""Answer quality of several engines side by side, through the batch answer contract.
+
+Question sets (each asked against its own index, built or reused under the work folder):
+
+- ``dev``: shared/eval/dev.jsonl over the shipped corpus (training data for the models);
+- ``heldout``: bench/data/heldout_pdfs.jsonl over the report and the five shared PDFs (written
+  before any tuning; never tuned on);
+- ``dialogues``: bench/data/dialogues.jsonl, every turn with its history, same corpus;
+- ``swequad``: SweQUAD-MC, every context indexed; an answer is right when it holds the correct
+  choice's text; per split;
+- ``negatives``: SweQUAD-MC and SweFAQ with half the contexts (answers) indexed: questions whose
+  own context is out should be declined, the others answered (false abstention).
+
+Engines: "ranker" (the product), "floor" (the most similar sentence of the top passage) and,
+given ``baseline``, an earlier checkout of this repository run as ``python -m kb_app ask --jsonl``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+from collections.abc import Callable, Sequence
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+from kb_app.answer import Answerer, AnswerPolicy
+from kb_app.config import Settings
+from kb_app.embeddings import Embedder
+from kb_app.evaluation import build_index, normalise, read_jsonl, score_answers, swequad_files, swequad_targets
+from kb_app.indexing import index_corpus
+
+REPO = Path(__file__).resolve().parents[1]
+DATA = REPO / "bench" / "data"
+Record = dict[str, Any]
+Engine = Callable[[Settings, list[Record]], list[Record]]
+SETS = ("dev", "heldout", "dialogues", "swequad", "negatives")
+
+
+def in_process(policy: AnswerPolicy, embedder: Embedder) -> Engine:
+    """An engine of this checkout: the same code path as ``python -m kb_app ask --jsonl``."""
+    from kb_app.__main__ import answer_record
+    from kb_app.service import KnowledgeBase
+
+    def run(settings: Settings, questions: list[Record]) -> list[Record]:
+        kb = KnowledgeBase(settings, embedder=embedder)
+        kb.answerer = Answerer(kb.retriever, policy=policy, models=(kb.answerer.ranker, kb.answerer.gate))
+        return [answer_record(kb.ask(q["question"], q.get("history") or []), q["id"]) for q in questions]
+
+    return run
+
+
+def checkout(path: Path) -> Engine:
+    """An engine of another checkout (for example today's engine before a change), run as a subprocess."""
+
+    def run(settings: Settings, questions: list[Record]) -> list[Record]:
+        with tempfile.TemporaryDirectory() as tmp:
+            src, out = Path(tmp) / "q.jsonl", Path(tmp) / "a.jsonl"
+            src.write_text("".join(json.dumps(q, ensure_ascii=False) + "\n" for q in questions), encoding="utf-8")
+            env = {
+                **os.environ,
+                "KB_CORPUS_DIR": str(settings.corpus_dir.resolve()),
+                "KB_INDEX_DIR": str(settings.index_dir.resolve()),
+                "KB_MODEL_CACHE": str(settings.model_cache.resolve()),
+                "KB_COLLECTION": settings.collection,
+            }
+            command = [sys.executable, "-m", "kb_app", "ask", "--jsonl", str(src), "--out", str(out)]
+            subprocess.run(command, cwd=path, env=env, check=True, capture_output=True)
+            return read_jsonl(out)
+
+    return run
+
+
+def _half(key: str) -> bool:
+    """A fixed half of the contexts (by a hash of their id), for the removed-context negatives."""
+    return hashlib.sha256(key.encode()).digest()[0] % 2 == 0
+
+
+def _subset_index(
+    full: Path, folder: Path, files: Sequence[tuple[str, str, str]], settings: Settings, embedder: Embedder
+) -> Settings:
+    """An index of ``files`` made from a copy of the full index (removals only: nothing is embedded)."""
+    if not (folder / "index").exists():
+        shutil.copytree(full / "index", folder / "index")
+    build_index(folder, files, settings, embedder)
+    return replace(settings, corpus_dir=folder / "corpus", index_dir=folder / "index", collection="eval")
+
+
+def swequad_sets(workdir: Path, datasets: Path, settings: Settings, embedder: Embedder) -> dict[str, Any]:
+    rows = read_jsonl(datasets / "swequad-mc" / "swequad_mc_flat.jsonl")
+    files = swequad_files(rows)
+    targets = swequad_targets(files)
+    build_index(workdir / "swequad", files, settings, embedder)
+    full = replace(
+        settings, corpus_dir=workdir / "swequad" / "corpus", index_dir=workdir / "swequad" / "index", collection="eval"
+    )
+    kept = {name for name, _, _ in files if _half(targets[name.removesuffix(".txt")])}
+    half = _subset_index(
+        workdir / "swequad", workdir / "swequad-half", [f for f in files if f[0] in kept], settings, embedder
+    )
+    questions = [
+        {
+            "id": r["id"],
+            "question": r["question"],
+            "history": [],
+            "split": r["split"],
+            "span": r["answers"][0]["text"],
+            "present": targets[r["context_id"]] in kept,
+        }
+        for r in rows
+    ]
+    return {"full": full, "half": half, "questions": questions}
+
+
+def swefaq_sets(workdir: Path, datasets: Path, settings: Settings, embedder: Embedder) -> dict[str, Any]:
+    rows = read_jsonl(datasets / "swefaq" / "swefaq_pairs.jsonl")
+    answers = sorted({" ".join(r["answer"].split()) for r in rows})
+    ids = {text: f"svar-{i:04d}.txt" for i, text in enumerate(answers)}
+    files = [(ids[t], "Svar", t + "\n") for t in answers]
+    build_index(workdir / "swefaq", files, settings, embedder)
+    kept = {name for name, _, _ in files if _half(name)}
+    half = _subset_index(
+        workdir / "swefaq", workdir / "swefaq-half", [f for f in files if f[0] in kept], settings, embedder
+    )
+    questions = [
+        {
+            "id": f"faq-{i}",
+            "question": r["question"],
+            "history": [],
+            "split": r["split"],
+            "present": ids[" ".join(r["answer"].split())] in kept,
+        }
+        for i, r in enumerate(rows)
+    ]
+    return {"half": half, "questions": questions}
+
+
+def pdf_corpus(workdir: Path, datasets: Path, settings: Settings, embedder: Embedder) -> Settings:
+    """The shipped corpus plus the five shared PDFs, indexed once."""
+    corpus = workdir / "pdfs" / "corpus"
+    corpus.mkdir(parents=True, exist_ok=True)
+    for path in [*sorted((REPO / "corpus").iterdir()), *sorted((datasets / "pdfs").glob("*.pdf"))]:
+        if not (corpus / path.name).exists():
+            shutil.copy(path, corpus / path.name)
+    local = replace(settings, corpus_dir=corpus, index_dir=workdir / "pdfs" / "index", collection="eval")
+    index_corpus(local, embedder=embedder)
+    return local
+
+
+def _swequad_scores(questions: list[Record], answers: list[Record]) -> dict[str, float]:
+    by_id = {a["id"]: a for a in answers}
+    out: dict[str, list[int]] = {}
+    for q in questions:
+        a = by_id[q["id"]]
+        ok = not a["abstained"] and normalise(q["span"]) in normalise(a["answer"])
+        for split in (q["split"], "all"):
+            out.setdefault(split, [0, 0])
+            out[split][0] += ok
+            out[split][1] += 1
+    return {split: round(good / n, 4) for split, (good, n) in out.items()}
+
+
+def _negative_scores(questions: list[Record], answers: list[Record]) -> dict[str, float]:
+    by_id = {a["id"]: a for a in answers}
+    result: dict[str, float] = {}
+    for split in sorted({q["split"] for q in questions}) + ["all"]:
+        chosen = [q for q in questions if split in ("all", q["split"])]
+        neg = [by_id[q["id"]]["abstained"] for q in chosen if not q["present"]]
+        pos = [by_id[q["id"]]["abstained"] for q in chosen if q["present"]]
+        result[f"{split}/declined"] = round(sum(neg) / max(1, len(neg)), 4)
+        result[f"{split}/false_abstention"] = round(sum(pos) / max(1, len(pos)), 4)
+    return result
+
+
+def evaluate(
+    engines: dict[str, Engine],
+    workdir: Path,
+    datasets: Path,
+    dev: Path,
+    settings: Settings,
+    embedder: Embedder,
+    *,
+    sets: Sequence[str] = SETS,
+    log: Callable[[str], None] = print,
+) -> dict[str, dict[str, Any]]:
+    """{set: {engine: metrics}} for every engine on every set."""
+    report: dict[str, dict[str, Any]] = {}
+    if "dev" in sets:
+        shipped = replace(settings, index_dir=workdir / "shipped" / "index", collection="eval")
+        index_corpus(shipped, embedder=embedder)
+        questions = read_jsonl(dev)
+        report["dev"] = {name: score_answers(questions, run(shipped, questions)) for name, run in engines.items()}
+    if "heldout" in sets or "dialogues" in sets:
+        pdfs = pdf_corpus(workdir, datasets, settings, embedder)
+        for name in ("heldout", "dialogues"):
+            if name in sets:
+                questions = read_jsonl(DATA / ("heldout_pdfs.jsonl" if name == "heldout" else "dialogues.jsonl"))
+                report[name] = {e: score_answers(questions, run(pdfs, questions)) for e, run in engines.items()}
+                if name == "dialogues":
+                    later = [q for q in questions if q.get("history")]
+                    for e, run in engines.items():
+                        report[name][e]["follow_ups"] = score_answers(later, run(pdfs, later))
+    if "swequad" in sets or "negatives" in sets:
+        sq = swequad_sets(workdir, datasets, settings, embedder)
+        if "swequad" in sets:
+            report["swequad"] = {
+                e: _swequad_scores(sq["questions"], run(sq["full"], sq["questions"])) for e, run in engines.items()
+            }
+        if "negatives" in sets:
+            faq = swefaq_sets(workdir, datasets, settings, embedder)
+            report["negatives"] = {}
+            for e, run in engines.items():
+                scores = {
+                    f"swequad/{k}": v
+                    for k, v in _negative_scores(sq["questions"], run(sq["half"], sq["questions"])).items()
+                }
+                scores.update(
+                    {
+                        f"swefaq/{k}": v
+                        for k, v in _negative_scores(faq["questions"], run(faq["half"], faq["questions"])).items()
+                    }
+                )
+                report["negatives"][e] = scores
+    log(json.dumps(report, indent=1, ensure_ascii=False))
+    return report

@@ -1,0 +1,380 @@
+"""Features of answer candidates for the learned ranker and the abstention model.
+
+The question asks for a type of fact (``question_type``: amount, date, count, duration, name,
+place, reason, yes/no, list, definition or other); general patterns tell which types a sentence
+holds (``held_types``). Each candidate gets a vector of ``FEATURES``: dense similarity of the
+question and its sentences, idf-weighted coverage of the question's content words, the passage's
+retrieval score and rank, answer-type match, position and length. ``question_features`` summarise
+a whole question's candidates for the abstention model.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from kb_app.candidates import ITEM, LEAD_IN, PAIR, ROW, Candidate, split_units
+from kb_app.lexical import tokenize
+from kb_app.models import Hit
+
+FACT_TYPES = ("amount", "date", "count", "duration", "name", "place", "reason")
+
+_NUMBER = r"\d[\d  ,.]*"
+_MONTHS = "januari|februari|mars|april|maj|juni|juli|augusti|september|oktober|november|december"
+_NUMBER_WORDS = "två|tre|fyra|fem|sex|sju|åtta|nio|tio|elva|tolv|tjugo|trettio|fyrtio|femtio|hundra|tusen"
+_UNITS = "kronor|kr|tkr|mkr|miljon\\w*|miljard\\w*|procent|%|euro|sek|€|\\$"
+
+# What a sentence holds. Case-sensitive where capitals matter (names and places).
+HOLDS: dict[str, re.Pattern[str]] = {
+    "amount": re.compile(rf"{_NUMBER}\s*(?:{_UNITS})\b|{_NUMBER}\s*%|(?:{_NUMBER_WORDS})\s+(?:{_UNITS})\b", re.I),
+    "date": re.compile(
+        rf"\b(?:1[89]|20)\d\d\b|\b\d{{1,2}}\s+(?:{_MONTHS})\b|\b(?:{_MONTHS})\b|\b\d{{4}}-\d\d-\d\d\b"
+        r"|\b(?:våren|hösten|sommaren|vintern|årsskiftet|kvartal)\b",
+        re.I,
+    ),
+    "count": re.compile(rf"\b(?!(?:1[89]|20)\d\d\b)\d+\b(?![/-]\d)(?!\s*(?:{_UNITS}))|\b(?:{_NUMBER_WORDS})\b", re.I),
+    "duration": re.compile(
+        rf"\b(?:\d+|{_NUMBER_WORDS}|en|ett)\s+(?:år|månader|månad|veckor|vecka|dagar|dag|timmar|timme)\b"
+        r"|\w+årig\w*|\b(?:1[89]|20)\d\d\s*[-–]\s*(?:1[89]|20)\d\d\b",
+        re.I,
+    ),
+    # a capitalised word that does not start the sentence (a name, an authority, a title)
+    "name": re.compile(r"(?<=[\w,;:)]\s)[A-ZÅÄÖ][\wåäöé]+(?:\s+[A-ZÅÄÖ][\wåäöé]+)*"),
+    "place": re.compile(r"\b(?:i|på|från|till|inom|utanför)\s+[A-ZÅÄÖ][\wåäöé]+"),
+    "reason": re.compile(r"\b(?:för att|eftersom|därför|på grund av|syftet|i syfte|syfte att|so that|because)\b", re.I),
+}
+
+# What a question asks for, from its interrogative frame (Swedish and English).
+_ASKS: tuple[tuple[str, re.Pattern[str]], ...] = (
+    ("amount", re.compile(r"^(hur mycket|vad kostar|vilket belopp|vilken (avgift|kostnad|summa)|how much)\b")),
+    ("count", re.compile(r"^(hur många|hur stort antal|how many)\b")),
+    ("duration", re.compile(r"^(hur länge|hur lång tid|under hur lång|how long|for how long)\b")),
+    ("date", re.compile(r"^(när|vilket år|vilket datum|vilken dag|från och med när|senast när|when|what year)\b")),
+    (
+        "name",
+        re.compile(r"^(vem|vilka personer|vilken (myndighet|organisation|person)|vilka (myndigheter|aktörer)|who)\b"),
+    ),
+    ("place", re.compile(r"^(var|vart|i vilken (stad|kommun|region|län|land)|where)\b")),
+    ("reason", re.compile(r"^(varför|av vilken anledning|vad är syftet|why)\b")),
+    ("definition", re.compile(r"^(vad (är|betyder|innebär|menas|avses)|what (is|are|does .* mean))\b")),
+    ("list", re.compile(r"^(vilka|vad ingår|lista|nämn|which|what are)\b")),
+    (
+        "yesno",
+        re.compile(
+            r"^(är|finns|får|kan|ska|skall|måste|behöver|har|gäller|omfattas|ingår|krävs|bör|blir|var|do|does|is|are|can|must|may|has|have)\b"
+        ),
+    ),
+)
+
+_FRAME = re.compile(
+    r"^\s*(hur|how)\s+(lång\w*|länge|stor\w*|mycket|många|ofta|gammal\w*|hög\w*|much|many|long|big|large|often)\b"
+)
+
+FEATURES = (
+    "bias",
+    "dense",
+    "dense_gap",
+    "dense_first",
+    "dense_second",
+    "coverage",
+    "coverage_gap",
+    "coverage_context",
+    "history_coverage",
+    "passage_score",
+    "passage_dense",
+    "passage_lexical",
+    "inverse_rank",
+    "first_passage",
+    "type_match",
+    "type_missing",
+    *(f"holds_{t}" for t in FACT_TYPES),
+    "defines",
+    "list_lead_in",
+    "list_question",
+    "is_pair",
+    "is_lead_in",
+    "is_item",
+    "is_row",
+    "position",
+    "first_unit",
+    "log_length",
+    "short",
+    "pair_overlap",
+    "matched_idf",
+    "new_words",
+    "previous_coverage",
+    "next_coverage",
+    "dense_rank",
+    "coverage_rank",
+    "order_match",
+    "proximity",
+    "english",
+)
+
+# Features that compare words: for a question in another language they carry no signal, so they are
+# blanked (at answer time, and in the language-blind copies the models are trained on).
+LEXICAL = frozenset(
+    {
+        "coverage",
+        "coverage_gap",
+        "coverage_context",
+        "history_coverage",
+        "passage_lexical",
+        "defines",
+        "pair_overlap",
+        "matched_idf",
+        "new_words",
+        "previous_coverage",
+        "next_coverage",
+        "coverage_rank",
+        "order_match",
+        "proximity",
+        "best_coverage",
+        "passage_coverage",
+        "unknown_share",
+        "best_pair_overlap",
+        "max_coverage",
+        "passage_max_coverage",
+        "lexical_sharpness",
+        "rarest_in_best",
+    }
+)
+
+QUESTION_FEATURES = (
+    "bias",
+    "best_probability",
+    "best_logit",
+    "best_dense",
+    "top_passage_dense",
+    "best_coverage",
+    "passage_coverage",
+    "unknown_share",
+    "type_available",
+    "english",
+    "best_pair_overlap",
+    "max_coverage",
+    "logit_margin",
+    "matched_idf",
+    "passage_max_coverage",
+    "dense_sharpness",
+    "lexical_sharpness",
+    "rarest_in_best",
+)
+
+
+_COL = {name: i for i, name in enumerate(FEATURES)}
+
+
+def question_type(question: str) -> str:
+    """The kind of answer a question wants (see _ASKS); "other" when its frame says nothing."""
+    q = question.lower().strip().lstrip("¿-–— ").removeprefix("och ").removeprefix("men ").strip()
+    for kind, pattern in _ASKS:
+        if pattern.match(q):
+            return kind
+    return "other"
+
+
+def held_types(text: str) -> set[str]:
+    """The types of fact a sentence holds, by the general patterns in HOLDS."""
+    return {kind for kind, pattern in HOLDS.items() if pattern.search(text)}
+
+
+def content_stems(question: str) -> list[str]:
+    """The question's stems that carry content: the frame of "hur lång/stor/mycket/många" is dropped."""
+    frame = _FRAME.match(question.lower())
+    skip = set(tokenize(frame.group(2))) if frame else set()
+    return [s for s in dict.fromkeys(tokenize(question)) if s not in skip]
+
+
+@dataclass(frozen=True)
+class Question:
+    """What the features need to know about a question."""
+
+    text: str
+    kind: str
+    stems: tuple[str, ...]  # the current turn's content stems
+    history_stems: tuple[str, ...]  # stems that only earlier turns bring
+    vector: np.ndarray  # the query embedding used for retrieval
+    english: bool
+
+
+def _match(stem: str, words: set[str]) -> float:
+    """1 for the stem itself; 0.5 when it stands inside a Swedish compound (investering ~ investeringsfrämjande)."""
+    if stem in words:
+        return 1.0
+    if len(stem) >= 5 and any(stem in word for word in words if len(word) > len(stem)):
+        return 0.5
+    return 0.0
+
+
+def coverage(stems: Sequence[str], words: set[str], idf: Callable[[str], float]) -> float:
+    """Idf-weighted share of ``stems`` found in ``words`` (compound parts count half)."""
+    total = sum(idf(s) for s in stems)
+    if total <= 0:
+        return 0.0
+    return sum(idf(s) * _match(s, words) for s in stems) / total
+
+
+def candidate_features(
+    question: Question,
+    candidates: Sequence[Candidate],
+    vectors: Sequence[np.ndarray],
+    idf: Callable[[str], float],
+) -> np.ndarray:
+    """One row of FEATURES per candidate; ``vectors[i]`` holds the unit vectors of candidate i."""
+    rows = np.zeros((len(candidates), len(FEATURES)), dtype=np.float64)
+    if not candidates:
+        return rows
+    top_lexical = max((c.hit.lexical_score or 0.0) for c in candidates) or 1.0
+    asks_fact = question.kind in FACT_TYPES
+    for i, (cand, parts) in enumerate(zip(candidates, vectors, strict=True)):
+        sims = parts @ question.vector
+        joined = parts.sum(axis=0)
+        dense = float(joined @ question.vector / (np.linalg.norm(joined) or 1.0))
+        words = set(tokenize(cand.text))
+        context = words | set(tokenize(" ".join((cand.hit.chunk.title, *cand.hit.chunk.section))))
+        holds = held_types(cand.text)
+        f = rows[i]
+        f[1] = dense
+        f[3] = float(sims[0])
+        f[4] = float(sims[1:].max()) if len(sims) > 1 else 0.0
+        f[5] = coverage(question.stems, words, idf)
+        f[7] = coverage(question.stems, context, idf)
+        f[8] = coverage(question.history_stems, words, idf)
+        f[9] = cand.hit.score
+        f[10] = cand.hit.dense_score or 0.0
+        f[11] = (cand.hit.lexical_score or 0.0) / top_lexical
+        f[12] = 1.0 / cand.hit.rank
+        f[13] = float(cand.hit.rank == 1)
+        f[14] = float(asks_fact and question.kind in holds)
+        f[15] = float(asks_fact and question.kind not in holds)
+        for j, kind in enumerate(FACT_TYPES):
+            f[16 + j] = float(kind in holds)
+        base = 16 + len(FACT_TYPES)
+        f[base] = float(question.kind == "definition" and _defines(cand.text, question.stems))
+        f[base + 1] = float(question.kind in ("list", "other") and cand.kind == LEAD_IN)
+        f[base + 2] = float(question.kind == "list")
+        f[base + 3] = float(cand.kind == PAIR)
+        f[base + 4] = float(cand.kind == LEAD_IN)
+        f[base + 5] = float(cand.kind == ITEM)
+        f[base + 6] = float(cand.kind == ROW)
+        f[base + 7] = cand.index / max(1, cand.count - 1)
+        f[base + 8] = float(cand.index == 0)
+        f[base + 9] = math.log(1 + len(cand.text))
+        f[base + 10] = float(len(cand.text) < 30)
+    _lexical_features(question, candidates, rows, idf)
+    rows[:, 0] = 1.0
+    rows[:, 2] = rows[:, 1] - rows[:, 1].max()
+    rows[:, 6] = rows[:, 5] - rows[:, 5].max()
+    rows[:, _COL["dense_rank"]] = 1.0 / (1 + np.argsort(np.argsort(-rows[:, 1], kind="stable")))
+    rows[:, _COL["coverage_rank"]] = 1.0 / (1 + np.argsort(np.argsort(-rows[:, 5], kind="stable")))
+    return language_blind(rows, FEATURES) if question.english else rows
+
+
+def language_blind(rows: np.ndarray, names: Sequence[str]) -> np.ndarray:
+    """``rows`` with the word-comparing features blanked and the "english" flag set."""
+    blind = rows.copy()
+    for i, name in enumerate(names):
+        if name in LEXICAL:
+            blind[..., i] = 0.0
+        elif name == "english":
+            blind[..., i] = 1.0
+    return blind
+
+
+def _lexical_features(
+    question: Question, candidates: Sequence[Candidate], rows: np.ndarray, idf: Callable[[str], float]
+) -> None:
+    """Word-pair overlap, matched idf mass, new words, and how well the neighbouring units match."""
+    asked = set(question.stems)
+    asked_pairs = set(zip(question.stems, question.stems[1:], strict=False))
+    neighbours: dict[str, list[float]] = {}
+    for i, cand in enumerate(candidates):
+        stems = tokenize(cand.text)
+        words = set(stems)
+        pairs = set(zip(stems, stems[1:], strict=False))
+        f = rows[i]
+        f[_COL["pair_overlap"]] = len(asked_pairs & pairs) / len(asked_pairs) if asked_pairs else 0.0
+        f[_COL["matched_idf"]] = math.log1p(sum(idf(s) for s in asked & words))
+        f[_COL["new_words"]] = len(words - asked) / max(1, len(words))
+        f[_COL["order_match"]] = _common_subsequence(question.stems, stems) / max(1, len(question.stems))
+        positions = [j for j, s in enumerate(stems) if s in asked]
+        f[_COL["proximity"]] = len(positions) / (positions[-1] - positions[0] + 1) if positions else 0.0
+        chunk = cand.hit.chunk
+        if chunk.chunk_id not in neighbours:
+            neighbours[chunk.chunk_id] = [
+                coverage(question.stems, set(tokenize(u.text)), idf) for u in split_units(chunk.text)
+            ]
+        cover = neighbours[chunk.chunk_id]
+        f[_COL["previous_coverage"]] = cover[cand.index - 1] if cand.index > 0 else 0.0
+        last = cand.index + len(cand.parts)
+        f[_COL["next_coverage"]] = cover[last] if last < len(cover) else 0.0
+
+
+def _common_subsequence(a: Sequence[str], b: Sequence[str]) -> int:
+    """Length of the longest common subsequence: the question's words in the candidate's order."""
+    if not a or not b:
+        return 0
+    previous = [0] * (len(b) + 1)
+    for x in a:
+        current = [0]
+        for j, y in enumerate(b):
+            current.append(previous[j] + 1 if x == y else max(previous[j + 1], current[j]))
+        previous = current
+    return previous[-1]
+
+
+def _defines(text: str, stems: Sequence[str]) -> bool:
+    """True when the text says "<one of the question's words> är/innebär/avses …" (a definition)."""
+    for match in re.finditer(r"([\wåäöÅÄÖ]+)\s+(?:är|innebär|avses|betyder|menas)\b", text):
+        for word in tokenize(match.group(1)):
+            if any(len(s) >= 3 and (word.startswith(s) or s.startswith(word)) for s in stems):
+                return True
+    return False
+
+
+def question_features(
+    question: Question,
+    candidates: Sequence[Candidate],
+    rows: np.ndarray,
+    logits: np.ndarray,
+    passages: Sequence[Hit],
+    known: Callable[[str], bool],
+    idf: Callable[[str], float],
+) -> np.ndarray:
+    """One row of QUESTION_FEATURES: how well the best candidates and passages support an answer at all."""
+    f = np.zeros(len(QUESTION_FEATURES), dtype=np.float64)
+    f[0] = 1.0
+    stems = question.stems
+    passage_words = [set(tokenize(h.chunk.text)) for h in passages]
+    f[6] = coverage(stems, set().union(*passage_words), idf)
+    total = sum(idf(s) for s in stems) or 1.0
+    f[7] = sum(idf(s) for s in stems if not known(s)) / total
+    f[9] = float(question.english)
+    if passages:
+        dense = [h.dense_score or 0.0 for h in passages]
+        lexical = np.array([h.lexical_score or 0.0 for h in passages])
+        f[14] = max(coverage(stems, words, idf) for words in passage_words)
+        f[15] = dense[0] - dense[-1]
+        f[16] = float((lexical[0] - lexical.mean()) / (lexical.std() + 1e-6))
+    if not len(logits):
+        return f
+    best = int(np.argmax(logits))
+    f[1] = 1.0 / (1.0 + math.exp(-float(logits[best])))
+    f[2] = float(logits[best])
+    f[3] = float(rows[:, _COL["dense"]].max())
+    f[4] = float(rows[:, _COL["passage_dense"]].max())
+    f[5] = float(rows[best, _COL["coverage"]])
+    f[8] = float(rows[:, _COL["type_match"]].max()) if question.kind in FACT_TYPES else 1.0
+    f[10] = float(rows[:, _COL["pair_overlap"]].max())
+    f[11] = float(rows[:, _COL["coverage"]].max())
+    ordered = np.sort(logits)
+    f[12] = float(ordered[-1] - ordered[-2]) if len(ordered) > 1 else 0.0
+    f[13] = float(rows[:, _COL["matched_idf"]].max())
+    if stems:
+        f[17] = float(max(stems, key=idf) in set(tokenize(candidates[best].text)))
+    return language_blind(f, QUESTION_FEATURES) if question.english else f

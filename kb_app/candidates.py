@@ -1,0 +1,129 @@
+"""Answer candidates: the sentences, list items and table rows of retrieved passages.
+
+``split_units`` cuts a passage into units the same way at index time (their vectors are stored,
+kb_app.unit_vectors) and at answer time. ``build_candidates`` turns the units of the top passages
+into what the answer may quote: each unit alone, a lead-in with its whole list, and a unit joined
+with the sentence that follows it. Contents lines, dot leaders, page numbers and bare headings are
+marked as noise and never become candidates.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from kb_app.models import Hit
+
+SENTENCE, ITEM, ROW, LEAD_IN, PAIR = "sentence", "item", "row", "lead_in", "pair"
+
+# Common Swedish abbreviations that end with a full stop but do not end a sentence.
+_ABBREVIATIONS = ("t.ex.", "bl.a.", "s.k.", "m.m.", "o.s.v.", "osv.", "fr.o.m.", "t.o.m.", "ca.", "kap.", "jfr.", "nr.")
+_SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-ZÅÄÖ0-9\"“(§])")
+_ITEM = re.compile(r"^(?:[-•*–]\s+|\d{1,2}[.)]\s+|[a-z][.)]\s+)")
+_DOT_LEADER = re.compile(r"(?:\.\s*){4,}|…{2,}|(?:\s\.){3,}|_{4,}")
+_WORDS = re.compile(r"[^\W\d_]{2,}")
+
+
+@dataclass(frozen=True)
+class Unit:
+    """One sentence, list item or table row of a passage."""
+
+    text: str
+    kind: str  # SENTENCE | ITEM | ROW
+    index: int
+    block: int = 0  # which paragraph, list or table of the passage it belongs to
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """Something the answer may quote, with the passage it comes from."""
+
+    text: str
+    kind: str  # SENTENCE | ITEM | ROW | LEAD_IN | PAIR
+    hit: Hit
+    index: int  # position of its first unit in the passage
+    count: int  # units in the passage
+    parts: tuple[str, ...]  # the unit texts it is made of (their vectors give its dense similarity)
+
+
+def _sentences(line: str) -> list[str]:
+    pieces: list[str] = []
+    for piece in _SENTENCE_END.split(line):
+        piece = piece.strip()
+        if pieces and pieces[-1].lower().endswith(_ABBREVIATIONS):
+            pieces[-1] = f"{pieces[-1]} {piece}"
+        elif piece:
+            pieces.append(piece)
+    return pieces
+
+
+def split_units(text: str) -> list[Unit]:
+    """The sentences, list items and table rows of a passage, in order."""
+    units: list[Unit] = []
+    for number, block in enumerate(text.split("\n\n")):
+        lines = [line.strip() for line in block.split("\n") if line.strip()]
+        if not lines:
+            continue
+        if all(_ITEM.match(line) for line in lines):
+            parts = [(_ITEM.sub("", line, count=1).strip(), ITEM) for line in lines]
+        elif all(" | " in line or " — " in line for line in lines) and len(lines) > 1:
+            parts = [(line, ROW) for line in lines]
+        else:
+            parts = [(s, SENTENCE) for line in lines for s in _sentences(line)]
+        for piece, kind in parts:
+            if piece:
+                units.append(Unit(piece, kind, len(units), number))
+    return units
+
+
+def is_noise(unit: Unit) -> bool:
+    """True for text an answer must never quote: contents lines, dot leaders, page numbers, bare headings."""
+    text = unit.text
+    if _DOT_LEADER.search(text):
+        return True
+    words = _WORDS.findall(text)
+    if len(words) < 2:
+        return True  # a page number, a bare figure or a one-word label
+    if unit.kind == SENTENCE and len(words) <= 4 and not re.search(r"[.!?:;,\d]", text):
+        return True  # a bare heading
+    return False
+
+
+def build_candidates(hits: Sequence[Hit], *, passages: int) -> list[Candidate]:
+    """Candidates from the top ``passages`` hits: units, lead-ins with their lists, and sentence pairs.
+
+    A lead-in ("… är att:") is only ever quoted with its list; a pair joins a sentence with the next
+    sentence of the same paragraph (and that sentence's list, when it is a lead-in).
+    """
+    found: list[Candidate] = []
+    for hit in hits[:passages]:
+        units = split_units(hit.chunk.text)
+        n = len(units)
+        for i, unit in enumerate(units):
+            if is_noise(unit):
+                continue
+            items = _run(units[i + 1 :]) if unit.text.endswith(":") else []
+            if items:
+                text = "\n".join([unit.text, *(f"- {u.text}" for u in items)])
+                found.append(Candidate(text, LEAD_IN, hit, i, n, (unit.text, *(u.text for u in items))))
+                continue
+            found.append(Candidate(unit.text, unit.kind, hit, i, n, (unit.text,)))
+            after = units[i + 1] if i + 1 < n else None
+            if unit.kind == SENTENCE and after and after.kind == SENTENCE and after.block == unit.block:
+                if is_noise(after):
+                    continue
+                parts = [after, *(_run(units[i + 2 :]) if after.text.endswith(":") else [])]
+                lines = [f"{unit.text} {after.text}", *(f"- {u.text}" for u in parts[1:])]
+                found.append(Candidate("\n".join(lines), PAIR, hit, i, n, (unit.text, *(u.text for u in parts))))
+    return found
+
+
+def _run(units: Sequence[Unit]) -> list[Unit]:
+    """The list items or rows at the start of ``units``."""
+    run = []
+    for unit in units:
+        if unit.kind not in (ITEM, ROW):
+            break
+        run.append(unit)
+    return run

@@ -1,0 +1,136 @@
+"""Unit tests of the candidate builder and the answer-type patterns (no index needed)."""
+
+from __future__ import annotations
+
+import pytest
+
+from kb_app.answer import resolve_turn
+from kb_app.answer_features import held_types, question_type
+from kb_app.candidates import ITEM, LEAD_IN, PAIR, ROW, SENTENCE, Unit, build_candidates, is_noise, split_units
+from kb_app.models import Chunk, Hit
+
+
+def _hit(text: str, rank: int = 1) -> Hit:
+    chunk = Chunk(f"c{rank}", "doc.md", "Testdokument", "dokument", ("Avsnitt",), text, 1, 1, 0, len(text), 0)
+    return Hit(chunk, score=1.0, dense_score=0.8, lexical_score=2.0, rank=rank)
+
+
+def test_sentences_items_and_rows_are_units() -> None:
+    text = (
+        "Projektet startade 2019. Det leds av t.ex. Anna Berg och styrs av en grupp.\n\n"
+        "Målen är att:\n\n- öka exporten\n- minska utsläppen\n\n"
+        "Kurs | Budget (tkr)\nAnalys | 1 100\nService | 600"
+    )
+    units = split_units(text)
+    assert [(u.text, u.kind) for u in units] == [
+        ("Projektet startade 2019.", SENTENCE),
+        ("Det leds av t.ex. Anna Berg och styrs av en grupp.", SENTENCE),
+        ("Målen är att:", SENTENCE),
+        ("öka exporten", ITEM),
+        ("minska utsläppen", ITEM),
+        ("Kurs | Budget (tkr)", ROW),
+        ("Analys | 1 100", ROW),
+        ("Service | 600", ROW),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("text", "noise"),
+    [
+        ("3.2 Bygglov för altan ........................ 14", True),
+        ("Innehåll", True),
+        ("17", True),
+        ("Allmänna bestämmelser", True),
+        ("Beslutet gäller från och med den 1 juli 2013.", False),
+        ("Avgiften är 4 kronor.", False),
+    ],
+)
+def test_contents_lines_page_numbers_and_bare_headings_are_noise(text: str, noise: bool) -> None:
+    assert is_noise(Unit(text, SENTENCE, 0)) is noise
+
+
+def test_candidates_hold_units_lead_ins_with_lists_and_pairs() -> None:
+    text = (
+        "Undersökningen ska genomföras. Den görs under våren 2007.\n\n"
+        "Målen är att:\n\n- öka exporten\n- minska utsläppen"
+    )
+    found = build_candidates([_hit(text)], passages=5)
+    kinds = [(c.kind, c.text) for c in found]
+    assert (PAIR, "Undersökningen ska genomföras. Den görs under våren 2007.") in kinds
+    assert (LEAD_IN, "Målen är att:\n- öka exporten\n- minska utsläppen") in kinds
+    assert (ITEM, "öka exporten") in kinds
+    lead_in = next(c for c in found if c.kind == LEAD_IN)
+    assert lead_in.parts == ("Målen är att:", "öka exporten", "minska utsläppen")
+    assert (SENTENCE, "Målen är att:") not in kinds  # a lead-in never stands without its list
+    assert not any(c.kind == PAIR and "våren 2007. Målen" in c.text for c in found)  # pairs stay in their paragraph
+
+
+def test_candidates_skip_contents_lines_and_respect_the_passage_limit() -> None:
+    hits = [_hit("Innehåll\n\n1 Inledning ........ 3\n\nAvgiften är 4 kronor.", 1), _hit("Mer text här finns.", 2)]
+    found = build_candidates(hits, passages=1)
+    assert [c.text for c in found] == ["Avgiften är 4 kronor."]
+
+
+@pytest.mark.parametrize(
+    ("question", "kind"),
+    [
+        ("Hur mycket betalar varje kommun?", "amount"),
+        ("Hur många kommuner deltar?", "count"),
+        ("När ska rapporten lämnas?", "date"),
+        ("Hur länge gäller avtalet?", "duration"),
+        ("Vem ansvarar för inventeringen?", "name"),
+        ("Var finns kontoret?", "place"),
+        ("Varför behövs lagen?", "reason"),
+        ("Vad menas med härdplast?", "definition"),
+        ("Vilka mål har partnerskapet?", "list"),
+        ("Får man bygga en altan utan lov?", "yesno"),
+        ("How much does it cost?", "amount"),
+        ("Och hur finansieras det?", "other"),
+    ],
+)
+def test_question_types(question: str, kind: str) -> None:
+    assert question_type(question) == kind
+
+
+@pytest.mark.parametrize(
+    ("sentence", "present", "absent"),
+    [
+        ("Budgeten är 15 miljoner kronor.", {"amount"}, {"date", "name"}),
+        ("Andelen ska vara minst 25 %.", {"amount"}, {"date"}),
+        ("Beslutet fattades den 16 maj 2006.", {"date"}, {"amount"}),
+        ("Avtalet är femårigt.", {"duration"}, {"amount", "date", "count"}),
+        ("Det gäller i tre år.", {"duration", "count"}, {"amount"}),
+        ("Ansvaret ligger hos Naturvårdsverket.", {"name"}, {"amount", "date"}),
+        ("Kontoret ligger i Uppsala.", {"place", "name"}, set()),
+        ("Det görs för att skydda arbetstagarna.", {"reason"}, {"name", "count"}),
+        # no false types from ordinary words: "en", "ett", a capital at the start of the sentence
+        ("Partnerskapet leds av en styrgrupp och ett råd.", set(), {"count", "name", "place", "amount"}),
+    ],
+)
+def test_answer_type_patterns(sentence: str, present: set[str], absent: set[str]) -> None:
+    types = held_types(sentence)
+    assert present <= types
+    assert not (absent & types)
+
+
+def test_follow_up_takes_the_topic_for_retrieval_but_keeps_its_own_words() -> None:
+    turn = resolve_turn("Och hur finansieras det?", ["Vilka mål har partnerskapet för 2010?"])
+    assert turn.query.startswith("Och hur finansieras det?")
+    assert "partnerskapet" in turn.query
+    assert turn.stems == ("finansier",)
+    assert "mål" in turn.history_stems
+    elliptic = resolve_turn("Och för varg?", ["Hur ofta ska lodjur inventeras?"])
+    assert "lodjur" in elliptic.query
+    alone = resolve_turn("Hur stor är budgeten för 2007?", ["Vilka mål har partnerskapet?"])
+    assert alone.query == "Hur stor är budgeten för 2007?" and alone.history_stems == ()
+
+
+def test_a_pair_ending_in_a_lead_in_brings_its_list() -> None:
+    text = "Beslutet fattades i maj. Arbetet ska gälla följande områden:\n\n- export\n- analys"
+    pair = next(c for c in build_candidates([_hit(text)], passages=5) if c.kind == PAIR)
+    assert pair.text == "Beslutet fattades i maj. Arbetet ska gälla följande områden:\n- export\n- analys"
+    assert pair.parts == ("Beslutet fattades i maj.", "Arbetet ska gälla följande områden:", "export", "analys")
+
+
+def test_a_labelled_line_is_not_a_heading() -> None:
+    assert not is_noise(Unit("Handläggare: Anna Berg", SENTENCE, 0))

@@ -1,0 +1,103 @@
+"""A damaged index heals itself: the next indexing run (or the next start of the app) rebuilds what
+is broken, and an intact generation is never deleted while the pointer to it is unreadable."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from kb_app import generations
+from kb_app.config import Settings
+from kb_app.embeddings import Embedder
+from kb_app.indexing import damage, index_corpus, index_exists
+from kb_app.service import KnowledgeBase
+
+
+def _current(settings: Settings) -> Path:
+    folder = generations.current(settings)
+    assert folder is not None
+    return folder
+
+
+def _bad_pointer(settings: Settings) -> None:
+    (settings.index_dir / generations.POINTER).write_bytes(b"\xff\xfe\x00gen-\xc3")
+
+
+def _bad_bm25(settings: Settings) -> None:
+    (_current(settings) / "bm25" / "ids.json").write_text("{skräp", encoding="utf-8")
+
+
+def _truncated_chroma(settings: Settings) -> None:
+    database = _current(settings) / "chroma" / "chroma.sqlite3"
+    database.write_bytes(database.read_bytes()[:5000])
+
+
+def _empty_chroma(settings: Settings) -> None:
+    (_current(settings) / "chroma" / "chroma.sqlite3").write_bytes(b"")
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("harm", [_bad_pointer, _bad_bm25, _truncated_chroma, _empty_chroma])
+def test_damaged_index_is_detected_and_rebuilt_on_the_next_run(
+    report_corpus: Settings, embedder: Embedder, harm: Callable[[Settings], None]
+) -> None:
+    index_corpus(report_corpus, embedder=embedder)
+    assert index_exists(report_corpus)
+    harm(report_corpus)
+    assert not index_exists(report_corpus)
+    report = index_corpus(report_corpus, embedder=embedder)
+    assert report.repaired and "skadat" in report.summary()
+    assert index_exists(report_corpus) and not damage(report_corpus, _current(report_corpus))
+    if harm is _bad_pointer:
+        assert report.embedded == 0  # the intact generation was published again, nothing re-embedded
+    answer = KnowledgeBase(report_corpus, embedder=embedder).ask("Hur mycket betalar varje kommun?")
+    assert "4 kronor" in answer.text
+
+
+@pytest.mark.slow
+def test_the_app_heals_a_damaged_index_when_it_opens(report_corpus: Settings, embedder: Embedder) -> None:
+    index_corpus(report_corpus, embedder=embedder)
+    _truncated_chroma(report_corpus)
+    kb = KnowledgeBase.open(report_corpus)
+    assert "4 kronor" in kb.ask("Hur mycket betalar varje kommun?").text
+
+
+@pytest.mark.slow
+def test_prune_keeps_finished_generations_when_the_pointer_is_unreadable(
+    report_corpus: Settings, embedder: Embedder
+) -> None:
+    index_corpus(report_corpus, embedder=embedder)
+    (report_corpus.corpus_dir / "ny.md").write_text("# Påhittad\n\nPåhittad testtext om samverkan.\n", encoding="utf-8")
+    index_corpus(report_corpus, embedder=embedder)
+    finished = generations.complete(report_corpus)
+    assert len(finished) == 2
+    _bad_pointer(report_corpus)
+    generations.prune(report_corpus)
+    assert generations.complete(report_corpus) == finished
+    assert generations.latest(report_corpus) == finished[-1]
+
+
+@pytest.mark.slow
+def test_two_readers_on_an_empty_index_both_answer(report_corpus: Settings, embedder: Embedder) -> None:
+    """The second `ask` waits for the first one's build instead of failing."""
+    import os
+    import subprocess
+    import sys
+
+    from .conftest import REPO
+
+    env = {
+        **os.environ,
+        "KB_CORPUS_DIR": str(report_corpus.corpus_dir),
+        "KB_INDEX_DIR": str(report_corpus.index_dir),
+        "KB_MODEL_CACHE": str(report_corpus.model_cache),
+    }
+    command = [sys.executable, "-m", "kb_app", "ask", "Hur mycket betalar varje kommun?"]
+    runs = [subprocess.Popen(command, cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)]
+    runs.append(subprocess.Popen(command, cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True))
+    for run in runs:
+        out, err = run.communicate(timeout=600)
+        assert run.returncode == 0, err
+        assert "4 kronor" in out

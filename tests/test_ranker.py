@@ -1,0 +1,65 @@
+"""The answer models: logistic regression and exported boosted trees, stored as JSON."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from kb_app.answer import MODEL_FILE
+from kb_app.answer_features import FEATURES, QUESTION_FEATURES
+from kb_app.errors import ModelError
+from kb_app.ranker import LogisticModel, TreeModel, fit, load_models, model_from_json
+
+
+def _data(seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    x = rng.normal(size=(600, 4))
+    y = (x[:, 0] + 0.5 * x[:, 1] * x[:, 2] > 0).astype(float)
+    return np.hstack([np.ones((600, 1)), x]), y
+
+
+def test_logistic_fit_learns_the_sign_and_survives_json() -> None:
+    x, y = _data()
+    model = fit(("bias", "a", "b", "c", "d"), x, y, l2=1.0)
+    assert model.weights[1] > 1.0 and abs(model.weights[4]) < 0.3
+    assert ((model.probabilities(x) > 0.5) == (y > 0)).mean() > 0.85
+    again = model_from_json(json.loads(json.dumps(model.to_json())), model.features)
+    assert np.allclose(again.logits(x), model.logits(x), atol=1e-4)
+
+
+def test_exported_trees_give_the_same_log_odds_as_scikit_learn() -> None:
+    from sklearn.ensemble import HistGradientBoostingClassifier
+
+    x, y = _data(1)
+    trees = HistGradientBoostingClassifier(max_iter=30, max_leaf_nodes=7, random_state=0).fit(x, y)
+    model = TreeModel.from_sklearn(trees, ("bias", "a", "b", "c", "d"))
+    probe, _ = _data(2)
+    assert np.allclose(model.logits(probe), trees.decision_function(probe), atol=1e-9)
+    again = model_from_json(json.loads(json.dumps(model.to_json())), model.features)
+    assert np.allclose(again.logits(probe), trees.decision_function(probe), atol=1e-4)
+    # the interaction (b * c) is learned: the trees beat a straight line on it
+    line = fit(model.features, x, y)
+    assert ((model.logits(probe) > 0) == (probe[:, 1] + 0.5 * probe[:, 2] * probe[:, 3] > 0)).mean() > (
+        (line.logits(probe) > 0) == (probe[:, 1] + 0.5 * probe[:, 2] * probe[:, 3] > 0)
+    ).mean()
+
+
+def test_the_shipped_models_match_the_features_of_the_code() -> None:
+    ranker, gate = load_models(MODEL_FILE, FEATURES, QUESTION_FEATURES)
+    assert ranker.features == FEATURES and gate.features == QUESTION_FEATURES
+    assert 0.0 < gate.threshold < 1.0
+    meta = json.loads(MODEL_FILE.read_text())["ranker"]["meta"]
+    assert meta["data_version"] and "SweQUAD-MC" in meta["trained_on"]
+
+
+def test_a_model_for_other_features_is_refused_in_swedish(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    model = LogisticModel(("bias", "x"), np.zeros(2), np.zeros(2), np.ones(2))
+    path = tmp_path / "model.json"
+    path.write_text(json.dumps({"ranker": model.to_json(), "abstention": model.to_json()}))
+    with pytest.raises(ModelError, match="Träna om"):
+        load_models(path, FEATURES, QUESTION_FEATURES)
+    path.write_text("{inte json")
+    with pytest.raises(ModelError, match="kan inte läsas"):
+        load_models(path, FEATURES, QUESTION_FEATURES)
