@@ -4,7 +4,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-$(shell (cat requirements.txt; echo) | sha256sum | cut -c1-12)
 PORT ?= 8501
 
-.PHONY: install browser run index test lint clean
+.PHONY: install browser run index test test-fast lint clean
 
 $(STAMP): requirements.txt
 	test -x $(PY) || python3 -m venv $(VENV)
@@ -40,6 +40,11 @@ test: install browser
 		echo "Obs: unshare -n är inte tillåtet här; testerna körs med nätverk."; \
 		$(PY) -m pytest $(PYTEST_ARGS); \
 	fi
+
+# The inner loop: the suite without the slow, browser, load, crash and server tests.
+test-fast: install
+	$(PY) -m pytest -m "not slow and not server" --ignore=tests/test_browser.py --ignore=tests/test_load.py \
+		--ignore=tests/test_crash_safety.py --durations=15 $(PYTEST_ARGS)
 
 lint: install
 	$(VENV)/bin/ruff check .

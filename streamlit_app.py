@@ -28,6 +28,7 @@ from kb_app.presentation import (
     PARAM_DOC,
     PARAM_PARAGRAPH,
     PARAM_VIEW,
+    answer_markdown,
     chunk_permalink,
     conversation_markdown,
     highlight_all,
@@ -139,7 +140,7 @@ def save_feedback(settings: Settings, entry: dict[str, Any]) -> None:
 
 def show_answer(kb: KnowledgeBase, settings: Settings, entry: dict[str, Any]) -> None:
     answer: Answer = entry["answer"]
-    st.markdown(md_escape(answer.text))
+    st.markdown(answer_markdown(answer.text))
     if answer.abstained:
         for hit in answer.hits[:3]:
             with st.expander(f"Närmaste avsnitt: {md_escape(hit.chunk.location)}"):
@@ -244,7 +245,7 @@ def page_introduction(kb: KnowledgeBase) -> None:
             if not fact.answers:
                 st.caption("Dokumenten i kunskapsbasen säger inget om detta ännu.")
             for answer in fact.answers:
-                st.markdown(md_escape(answer.text))
+                st.markdown(answer_markdown(answer.text))
                 for citation in answer.citations:
                     st.caption(
                         f"\\[{citation.n}\\] {md_escape(citation.chunk.location)} · "

@@ -14,6 +14,7 @@ import math
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 
@@ -178,9 +179,16 @@ def question_type(question: str) -> str:
     return "other"
 
 
-def held_types(text: str) -> set[str]:
-    """The types of fact a sentence holds, by the general patterns in HOLDS."""
-    return {kind for kind, pattern in HOLDS.items() if pattern.search(text)}
+@lru_cache(maxsize=65_536)
+def held_types(text: str) -> frozenset[str]:
+    """The types of fact a sentence holds, by the general patterns in HOLDS (cached: passages recur)."""
+    return frozenset(kind for kind, pattern in HOLDS.items() if pattern.search(text))
+
+
+@lru_cache(maxsize=65_536)
+def stems(text: str) -> tuple[str, ...]:
+    """``tokenize(text)``, cached for candidate and passage texts, which recur between questions."""
+    return tuple(tokenize(text))
 
 
 def content_stems(question: str) -> list[str]:
@@ -235,8 +243,8 @@ def candidate_features(
         sims = parts @ question.vector
         joined = parts.sum(axis=0)
         dense = float(joined @ question.vector / (np.linalg.norm(joined) or 1.0))
-        words = set(tokenize(cand.text))
-        context = words | set(tokenize(" ".join((cand.hit.chunk.title, *cand.hit.chunk.section))))
+        words = set(stems(cand.text))
+        context = words | set(stems(" ".join((cand.hit.chunk.title, *cand.hit.chunk.section))))
         holds = held_types(cand.text)
         f = rows[i]
         f[1] = dense
@@ -294,20 +302,20 @@ def _lexical_features(
     asked_pairs = set(zip(question.stems, question.stems[1:], strict=False))
     neighbours: dict[str, list[float]] = {}
     for i, cand in enumerate(candidates):
-        stems = tokenize(cand.text)
-        words = set(stems)
-        pairs = set(zip(stems, stems[1:], strict=False))
+        found = stems(cand.text)
+        words = set(found)
+        pairs = set(zip(found, found[1:], strict=False))
         f = rows[i]
         f[_COL["pair_overlap"]] = len(asked_pairs & pairs) / len(asked_pairs) if asked_pairs else 0.0
         f[_COL["matched_idf"]] = math.log1p(sum(idf(s) for s in asked & words))
         f[_COL["new_words"]] = len(words - asked) / max(1, len(words))
-        f[_COL["order_match"]] = _common_subsequence(question.stems, stems) / max(1, len(question.stems))
-        positions = [j for j, s in enumerate(stems) if s in asked]
+        f[_COL["order_match"]] = _common_subsequence(question.stems, found) / max(1, len(question.stems))
+        positions = [j for j, s in enumerate(found) if s in asked]
         f[_COL["proximity"]] = len(positions) / (positions[-1] - positions[0] + 1) if positions else 0.0
         chunk = cand.hit.chunk
         if chunk.chunk_id not in neighbours:
             neighbours[chunk.chunk_id] = [
-                coverage(question.stems, set(tokenize(u.text)), idf) for u in split_units(chunk.text)
+                coverage(question.stems, set(stems(u.text)), idf) for u in split_units(chunk.text)
             ]
         cover = neighbours[chunk.chunk_id]
         f[_COL["previous_coverage"]] = cover[cand.index - 1] if cand.index > 0 else 0.0
@@ -349,16 +357,16 @@ def question_features(
     """One row of QUESTION_FEATURES: how well the best candidates and passages support an answer at all."""
     f = np.zeros(len(QUESTION_FEATURES), dtype=np.float64)
     f[0] = 1.0
-    stems = question.stems
-    passage_words = [set(tokenize(h.chunk.text)) for h in passages]
-    f[6] = coverage(stems, set().union(*passage_words), idf)
-    total = sum(idf(s) for s in stems) or 1.0
-    f[7] = sum(idf(s) for s in stems if not known(s)) / total
+    asked = question.stems
+    passage_words = [set(stems(h.chunk.text)) for h in passages]
+    f[6] = coverage(asked, set().union(*passage_words), idf)
+    total = sum(idf(s) for s in asked) or 1.0
+    f[7] = sum(idf(s) for s in asked if not known(s)) / total
     f[9] = float(question.english)
     if passages:
         dense = [h.dense_score or 0.0 for h in passages]
         lexical = np.array([h.lexical_score or 0.0 for h in passages])
-        f[14] = max(coverage(stems, words, idf) for words in passage_words)
+        f[14] = max(coverage(asked, words, idf) for words in passage_words)
         f[15] = dense[0] - dense[-1]
         f[16] = float((lexical[0] - lexical.mean()) / (lexical.std() + 1e-6))
     if not len(logits):
@@ -375,6 +383,6 @@ def question_features(
     ordered = np.sort(logits)
     f[12] = float(ordered[-1] - ordered[-2]) if len(ordered) > 1 else 0.0
     f[13] = float(rows[:, _COL["matched_idf"]].max())
-    if stems:
-        f[17] = float(max(stems, key=idf) in set(tokenize(candidates[best].text)))
+    if asked:
+        f[17] = float(max(asked, key=idf) in set(stems(candidates[best].text)))
     return language_blind(f, QUESTION_FEATURES) if question.english else f

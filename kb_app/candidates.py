@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 
 from kb_app.models import Hit
 
@@ -58,8 +59,9 @@ def _sentences(line: str) -> list[str]:
     return pieces
 
 
-def split_units(text: str) -> list[Unit]:
-    """The sentences, list items and table rows of a passage, in order."""
+@lru_cache(maxsize=16_384)
+def split_units(text: str) -> tuple[Unit, ...]:
+    """The sentences, list items and table rows of a passage, in order (cached: passages recur)."""
     units: list[Unit] = []
     for number, block in enumerate(text.split("\n\n")):
         lines = [line.strip() for line in block.split("\n") if line.strip()]
@@ -74,7 +76,7 @@ def split_units(text: str) -> list[Unit]:
         for piece, kind in parts:
             if piece:
                 units.append(Unit(piece, kind, len(units), number))
-    return units
+    return tuple(units)
 
 
 def is_noise(unit: Unit) -> bool:

@@ -29,6 +29,7 @@ from kb_app.errors import CorpusError, StoreError
 from kb_app.lexical import LexicalIndex
 from kb_app.library import FOLDER, remove_paragraphs, save_paragraphs
 from kb_app.models import Document
+from kb_app.snapshot import save_snapshot
 from kb_app.store import VectorStore
 from kb_app.unit_vectors import save_unit_vectors
 
@@ -193,6 +194,8 @@ def index_corpus(
                 embedder = embedder or Embedder(settings)
                 return embedder
 
+            if not settings.chroma_host:  # readers serve from plain files, never opening Chroma
+                save_snapshot(generation, all_chunks, *store.all_embeddings())
             report.embedded_units = save_unit_vectors(
                 generation,
                 None if rebuilding else base,

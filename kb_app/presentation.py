@@ -36,6 +36,22 @@ def md_escape(text: str) -> str:
     return "  \n".join(lines)
 
 
+_BOLD = re.compile(r"\*\*(.+?)\*\*")
+
+
+def answer_markdown(text: str) -> str:
+    """An answer as Markdown: every character escaped, except the bold the answer step put around the
+    asked fact (``**4 kronor**``), which is rendered bold."""
+    out: list[str] = []
+    pos = 0
+    for match in _BOLD.finditer(text):
+        out.append(md_escape(text[pos : match.start()]))
+        out.append(f"**{md_escape(match.group(1))}**")
+        pos = match.end()
+    out.append(md_escape(text[pos:]))
+    return "".join(out)
+
+
 def _render(text: str, spans: list[tuple[int, int]], style: str) -> str:
     """Escape ``text`` and wrap the given spans in a Streamlit background directive, line by line."""
     out: list[str] = []
@@ -119,7 +135,7 @@ def conversation_markdown(
     stamp = (when or datetime.now()).strftime("%Y-%m-%d %H:%M")
     lines = ["# Samtal med SBA kunskapsbas", "", f"Exporterat {stamp}.", ""]
     for n, (question, answer) in enumerate(history, start=1):
-        lines += [f"## Fråga {n}", "", md_escape(question), "", "**Svar:**", "", md_escape(answer.text), ""]
+        lines += [f"## Fråga {n}", "", md_escape(question), "", "**Svar:**", "", answer_markdown(answer.text), ""]
         if answer.citations:
             lines += ["**Källor:**", ""]
             for c in answer.citations:

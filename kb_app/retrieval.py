@@ -21,6 +21,7 @@ from kb_app.embeddings import Embedder
 from kb_app.errors import IndexMissingError
 from kb_app.lexical import LexicalIndex, tokenize
 from kb_app.models import Hit
+from kb_app.snapshot import load_snapshot
 from kb_app.store import VectorStore
 
 _PHRASE = re.compile(r"[\"“”„«»]([^\"“”„«»]{2,})[\"“”„«»]")
@@ -66,10 +67,11 @@ class Retriever:
         self.settings = settings
         self.embedder = embedder or Embedder(settings)
         self.fusion = fusion or Fusion()
-        self.store = VectorStore(settings)
-        self.chunks = self.store.chunks()
+        snapshot = None if settings.chroma_host else load_snapshot(settings.index_dir)
+        self._store: VectorStore | None = None if snapshot is not None else VectorStore(settings)
+        self.chunks = snapshot[0] if snapshot is not None else self.store.chunks()
         if not self.chunks:
-            raise IndexMissingError(f"Indexet i {self.store.location} är tomt. Bygg det med: python -m indexer")
+            raise IndexMissingError(f"Indexet i {self.location} är tomt. Bygg det med: python -m indexer")
         self._by_id = {c.chunk_id: c for c in self.chunks}
         lexical = LexicalIndex.load(settings.lexical_dir)
         if lexical is None or set(lexical.ids) != set(self._by_id):
@@ -82,9 +84,25 @@ class Retriever:
         self._matrix: np.ndarray | None = None
         self._pair_cache: dict[str, frozenset[tuple[str, str]]] = {}
         if len(self.chunks) < self.fusion.exact_below:
-            ids, vectors = self.store.all_embeddings()
+            if snapshot is not None:
+                ids, vectors = [c.chunk_id for c in snapshot[0]], snapshot[1]
+            else:
+                ids, vectors = self.store.all_embeddings()
             position = {cid: i for i, cid in enumerate(ids)}
-            self._matrix = vectors[[position[cid] for cid in self.lexical.ids]]
+            self._matrix = np.asarray(vectors[[position[cid] for cid in self.lexical.ids]])
+
+    @property
+    def store(self) -> VectorStore:
+        """The Chroma collection, opened only when needed (a server, HNSW search above exact_below)."""
+        if self._store is None:
+            self._store = VectorStore(self.settings)
+        return self._store
+
+    @property
+    def location(self) -> str:
+        """Where the vectors live, for messages (nothing is opened)."""
+        s = self.settings
+        return f"http://{s.chroma_host}:{s.chroma_port}" if s.chroma_host else str(s.chroma_dir)
 
     def documents(self) -> list[tuple[str, str, str]]:
         """(document id, title, kind) of every indexed document, in order."""
@@ -117,7 +135,7 @@ class Retriever:
         n = min(max(self.fusion.candidates, k), int(mask.sum()))
         lexical = np.where(mask, self.lexical.scores(query), -np.inf)
         dense = self._dense(query, n, mask) if mode != "lexical" else {}
-        lexical_top = [int(i) for i in np.argsort(-lexical, kind="stable")[:n] if np.isfinite(lexical[i])]
+        lexical_top = [int(i) for i in top_stable(lexical, n) if np.isfinite(lexical[i])]
         if mode == "lexical":
             order = [(self.lexical.ids[i], float(lexical[i])) for i in lexical_top if lexical[i] > 0]
             return self._hits(order[:k], {}, {cid: s for cid, s in order})
@@ -228,6 +246,20 @@ def word_pairs(text: str) -> frozenset[tuple[str, str]]:
     """Consecutive pairs of the words BM25 sees (stopwords out, stemmed): a cheap phrase signal."""
     words = tokenize(text)
     return frozenset(zip(words, words[1:], strict=False))
+
+
+def top_stable(scores: np.ndarray, n: int) -> np.ndarray:
+    """The indices of the ``n`` highest scores, highest first, ties in index order: the same as
+    ``np.argsort(-scores, kind="stable")[:n]`` but in linear time (no sort of every chunk)."""
+    if n >= len(scores):
+        return np.argsort(-scores, kind="stable")
+    negated = -scores
+    kth = np.partition(negated, n - 1)[n - 1]
+    above = np.flatnonzero(negated < kth)
+    ties = np.flatnonzero(negated == kth)[: n - len(above)]
+    chosen = np.concatenate([above, ties])
+    ordered: np.ndarray = chosen[np.argsort(negated[chosen], kind="stable")]
+    return ordered
 
 
 def _z(values: np.ndarray) -> np.ndarray:

@@ -73,7 +73,7 @@ class KnowledgeBase:
             chunks=len(self.retriever.chunks),
             model_id=self.settings.embedding_model,
             updated_at=str(raw.get("updated_at", "")),
-            location=self.retriever.store.location,
+            location=self.retriever.location,
             failed=dict(failed) if isinstance(failed, dict) else {},
         )
 

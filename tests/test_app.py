@@ -41,8 +41,8 @@ def _markdown(at: AppTest) -> str:
 
 
 def _plain(markdown: str) -> str:
-    """Markdown with the escaping backslashes removed, as a reader sees it."""
-    return markdown.replace("\\", "")
+    """Markdown with the escaping backslashes and bold marks removed, as a reader sees it."""
+    return markdown.replace("\\", "").replace("**", "")
 
 
 @pytest.mark.slow

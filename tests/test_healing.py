@@ -101,3 +101,39 @@ def test_two_readers_on_an_empty_index_both_answer(report_corpus: Settings, embe
         out, err = run.communicate(timeout=600)
         assert run.returncode == 0, err
         assert "4 kronor" in out
+
+
+@pytest.mark.slow
+def test_a_read_only_index_is_served_without_writing(report_corpus: Settings, embedder: Embedder) -> None:
+    """Readers never open Chroma for an embedded index: they serve the generation's plain files."""
+    import os
+    import stat
+    import subprocess
+    import sys
+
+    from .conftest import REPO
+
+    index_corpus(report_corpus, embedder=embedder)
+    before = {p: p.stat().st_mtime_ns for p in report_corpus.index_dir.rglob("*") if p.is_file()}
+    for path in [report_corpus.index_dir, *report_corpus.index_dir.rglob("*")]:
+        mode = path.stat().st_mode
+        path.chmod(mode & ~(stat.S_IWUSR | stat.S_IWGRP | stat.S_IWOTH))
+    env = {
+        **os.environ,
+        "KB_CORPUS_DIR": str(report_corpus.corpus_dir),
+        "KB_INDEX_DIR": str(report_corpus.index_dir),
+        "KB_MODEL_CACHE": str(report_corpus.model_cache),
+    }
+    command = [sys.executable, "-m", "kb_app", "ask", "Hur mycket betalar varje kommun?"]
+    if os.geteuid() == 0:  # root ignores file modes unless it gives up the capability
+        drop = "-dac_override,-dac_read_search"
+        command = ["setpriv", f"--inh-caps={drop}", f"--bounding-set={drop}", *command]
+    try:
+        done = subprocess.run(command, cwd=REPO, env=env, capture_output=True, text=True, timeout=300)
+    finally:
+        for path in [report_corpus.index_dir, *report_corpus.index_dir.rglob("*")]:
+            path.chmod(path.stat().st_mode | stat.S_IWUSR)
+    assert done.returncode == 0, done.stderr
+    assert "4 kronor" in done.stdout
+    after = {p: p.stat().st_mtime_ns for p in report_corpus.index_dir.rglob("*") if p.is_file()}
+    assert after == before

@@ -16,7 +16,7 @@ from kb_app.embeddings import Embedder
 from kb_app.errors import CorpusError
 from kb_app.indexing import index_corpus
 from kb_app.models import Chunk
-from kb_app.presentation import conversation_markdown, highlight_sentences, mark_terms, md_escape
+from kb_app.presentation import answer_markdown, conversation_markdown, highlight_sentences, mark_terms, md_escape
 from kb_app.service import KnowledgeBase
 from kb_app.uploads import password_ok, safe_filename, save_upload, sniff_type
 
@@ -132,3 +132,9 @@ def test_no_file_written_outside_corpus(tmp_path: Path) -> None:
     settings = Settings(corpus_dir=tmp_path / "corpus")
     save_upload(settings, "/tmp/../../etc/evil.md", b"# Rubrik\n\nText.")
     assert [p.name for p in (tmp_path / "corpus").iterdir()] == ["evil.md"]
+
+
+def test_answer_markdown_renders_only_the_answer_steps_bold() -> None:
+    shown = answer_markdown("Avgiften är **4 kronor** per år [1]. <script>x</script> *inte fet* _inte_")
+    assert "**4 kronor**" in shown
+    assert "\\<script\\>" in shown and "\\*inte fet\\*" in shown and "\\_inte\\_" in shown and "\\[1\\]" in shown
