@@ -1,9 +1,11 @@
 """SBA kunskapsbas: Swedish knowledge base over Stockholm Business Alliance documents."""
 
+from kb_app.answer import Answer, Citation
 from kb_app.config import Settings
 from kb_app.errors import (
     ConfigError,
     CorpusError,
+    IndexBusyError,
     IndexMissingError,
     KbError,
     ModelError,
@@ -16,13 +18,16 @@ from kb_app.retrieval import Retriever
 from kb_app.service import KnowledgeBase
 
 __all__ = [
+    "Answer",
     "Block",
     "Chunk",
+    "Citation",
     "ConfigError",
     "CorpusError",
     "Document",
     "DocumentInfo",
     "Hit",
+    "IndexBusyError",
     "IndexMissingError",
     "IndexReport",
     "KbError",
