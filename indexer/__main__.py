@@ -2,7 +2,8 @@
 
 Exit codes: 0 everything indexed; 1 the index was updated but some files could not be read;
 2 bad settings or arguments; 3 the index could not be written (store or server error);
-4 another indexing run is writing the same index (nothing was changed).
+4 another indexing run is writing the same index (nothing was changed);
+5 ``--check`` found the index missing or damaged (a plain run rebuilds it).
 """
 
 from __future__ import annotations
@@ -13,11 +14,12 @@ from pathlib import Path
 
 from tqdm import tqdm
 
+from kb_app import generations
 from kb_app.config import Settings
 from kb_app.errors import ConfigError, IndexBusyError, KbError
-from kb_app.indexing import index_corpus
+from kb_app.indexing import damage, index_corpus
 
-EXIT_OK, EXIT_SOME_FAILED, EXIT_CONFIG, EXIT_ERROR, EXIT_BUSY = 0, 1, 2, 3, 4
+EXIT_OK, EXIT_SOME_FAILED, EXIT_CONFIG, EXIT_ERROR, EXIT_BUSY, EXIT_DAMAGED = 0, 1, 2, 3, 4, 5
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -25,6 +27,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--corpus", type=Path, help="dokumentmappen (standard: KB_CORPUS_DIR eller corpus)")
     parser.add_argument("--index-dir", type=Path, help="indexmappen (standard: KB_INDEX_DIR eller .kb/index)")
     parser.add_argument("--rebuild", action="store_true", help="bygg om hela indexet från grunden")
+    parser.add_argument("--check", action="store_true", help="kontrollera bara indexet (slutkod 0 hel, 5 skadad)")
     args = parser.parse_args(argv)
     overrides = {}
     if args.corpus:
@@ -37,6 +40,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"Fel i inställningarna: {exc}", file=sys.stderr)
         return EXIT_CONFIG
 
+    if args.check:
+        return check(settings)
     bars: dict[str, tqdm] = {}
 
     def progress(stage: str, done: int, total: int) -> None:
@@ -61,6 +66,19 @@ def main(argv: list[str] | None = None) -> int:
             bar.close()
     print(report.summary())
     return EXIT_SOME_FAILED if report.failed else EXIT_OK
+
+
+def check(settings: Settings) -> int:
+    """Report whether the published index is whole, without changing anything."""
+    generation = generations.current(settings)
+    problem = (
+        "inget index är publicerat (eller CURRENT är skadad)" if generation is None else damage(settings, generation)
+    )
+    if problem:
+        print(f"Indexet är skadat: {problem}. Kör python -m indexer så byggs det om.")
+        return EXIT_DAMAGED
+    print(f"Indexet är helt ({generation.name if generation else ''}).")
+    return EXIT_OK
 
 
 if __name__ == "__main__":

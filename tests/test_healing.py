@@ -43,13 +43,17 @@ def _empty_chroma(settings: Settings) -> None:
 def test_damaged_index_is_detected_and_rebuilt_on_the_next_run(
     report_corpus: Settings, embedder: Embedder, harm: Callable[[Settings], None]
 ) -> None:
+    from indexer.__main__ import main as indexer
+
+    where = ["--corpus", str(report_corpus.corpus_dir), "--index-dir", str(report_corpus.index_dir)]
     index_corpus(report_corpus, embedder=embedder)
-    assert index_exists(report_corpus)
+    assert index_exists(report_corpus) and indexer(["--check", *where]) == 0
     harm(report_corpus)
-    assert not index_exists(report_corpus)
+    assert not index_exists(report_corpus) and indexer(["--check", *where]) == 5
     report = index_corpus(report_corpus, embedder=embedder)
     assert report.repaired and "skadat" in report.summary()
     assert index_exists(report_corpus) and not damage(report_corpus, _current(report_corpus))
+    assert indexer(["--check", *where]) == 0
     if harm is _bad_pointer:
         assert report.embedded == 0  # the intact generation was published again, nothing re-embedded
     answer = KnowledgeBase(report_corpus, embedder=embedder).ask("Hur mycket betalar varje kommun?")
