@@ -13,6 +13,7 @@ import os
 import shutil
 import sqlite3
 import time
+import unicodedata
 from collections.abc import Callable
 from contextlib import closing
 from dataclasses import asdict, dataclass, field
@@ -49,6 +50,7 @@ class IndexReport:
     unchanged: list[str] = field(default_factory=list)
     failed: dict[str, str] = field(default_factory=dict)
     duplicates: dict[str, str] = field(default_factory=dict)  # skipped file -> the file with the same content
+    twins: dict[str, str] = field(default_factory=dict)  # skipped file -> the file whose name differs only in NFC/NFD
     embedded: int = 0
     embedded_units: int = 0  # sentences, list items and table rows (kb_app.unit_vectors)
     repaired: str = ""  # what was damaged in the index this run started from (it is then rebuilt)
@@ -69,6 +71,11 @@ class IndexReport:
         lines += [
             f"Dubblett, indexeras inte en gång till: {copy} har samma innehåll som {original}"
             for copy, original in self.duplicates.items()
+        ]
+        lines += [
+            f"Samma filnamn i två Unicode-former (NFC/NFD): {copy} indexeras inte, bara {original}. "
+            "Byt namn på den ena filen."
+            for copy, original in self.twins.items()
         ]
         return "\n".join(lines)
 
@@ -121,11 +128,15 @@ def index_corpus(
         report.failed.update(problems)
         present = {path.relative_to(corpus).as_posix() for path in files}
         owner = {digest: d for d, digest in sorted(raw.items()) if d in present}  # content -> kept file
+        spelled: dict[str, str] = {}  # NFC form of a name -> the file that has it (NFC/NFD twins)
         for done, path in enumerate(files, start=1):
             doc_id = path.relative_to(corpus).as_posix()
+            twin = spelled.setdefault(unicodedata.normalize("NFC", doc_id), doc_id)
             try:
                 known, digest = file_fingerprint(path, corpus, catalog)
-                if stored.get(doc_id) == known:
+                if twin != doc_id:
+                    report.twins[doc_id] = twin  # the same name in another Unicode form
+                elif stored.get(doc_id) == known:
                     report.unchanged.append(doc_id)
                 elif owner.get(digest, doc_id) != doc_id:
                     report.duplicates[doc_id] = owner[digest]

@@ -208,3 +208,15 @@ def test_server_mode_against_chroma_run(
     assert not app.exception and not app.error
     app.chat_input[0].set_value("Vem leder partnerskapet?").run()
     assert "kommunstyrelseordförandena" in " ".join(m.value for m in app.markdown)
+
+
+def test_file_names_in_two_unicode_forms_are_one_document(report_corpus: Settings, embedder: Embedder) -> None:
+    import unicodedata
+
+    name = "Årsrapport Täby.md"
+    (report_corpus.corpus_dir / name).write_text("# Påhittad\n\nFörsta versionen, påhittad.\n", encoding="utf-8")
+    other = unicodedata.normalize("NFD", name)
+    (report_corpus.corpus_dir / other).write_text("# Påhittad\n\nAndra versionen, påhittad.\n", encoding="utf-8")
+    report = index_corpus(report_corpus, embedder=embedder)
+    assert len(report.twins) == 1 and "Unicode-former" in report.summary()
+    assert report.documents == 2  # the report and one of the twins
