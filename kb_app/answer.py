@@ -228,7 +228,8 @@ class Answerer:
         if self.policy.engine == "floor":
             first = scored.candidates[0].hit.rank
             top = [c for c in scored.candidates if c.hit.rank == first and c.kind != PAIR] or scored.candidates
-            return self.compose(scored, [max(top, key=lambda c: self._dense_of(scored, c))], floor=True)
+            dense = dict(zip(map(id, scored.candidates), scored.rows[:, FEATURES.index("dense")], strict=True))
+            return self.compose(scored, [max(top, key=lambda c: dense[id(c)])], floor=True)
         if self.policy.abstain and scored.confidence < self.threshold(scored.question):
             return Answer(question, ABSTAIN_TEXT, True, (), scored.hits, scored.turn.query, (), scored.confidence)
         return self.compose(scored, self.choose(scored))
@@ -265,10 +266,6 @@ class Answerer:
     def known(self, stem: str) -> bool:
         """True when the documents use the stem at all."""
         return self._df.get(stem, 0) > 0
-
-    @staticmethod
-    def _dense_of(scored: Scored, candidate: Candidate) -> float:
-        return float(scored.rows[scored.candidates.index(candidate), FEATURES.index("dense")])
 
     def choose(self, scored: Scored) -> list[Candidate]:
         """The best candidate, and a close second that does not overlap it (see ``choose``)."""

@@ -42,7 +42,7 @@ def onnx_available() -> bool:
 
 
 def export_onnx(folder: Path) -> Path:
-    """Export the converted model in ``folder`` to ONNX once, verified against PyTorch (about 10 s).
+    """Export the converted model in ``folder`` to ONNX once, verified against PyTorch (about 15 s).
 
     Raises:
         ModelError: the export does not agree with PyTorch.
