@@ -208,6 +208,14 @@ def cmd_eval_answers(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def cmd_eval_documents() -> int:
+    """Table and list fidelity on the fictional fixtures (kb_app.fidelity)."""
+    from kb_app import fidelity
+
+    print(json.dumps(fidelity.measure(), ensure_ascii=False, indent=2))
+    return 0
+
+
 def cmd_train(args: argparse.Namespace, settings: Settings) -> int:
     from kb_app.training import train
 
@@ -224,7 +232,7 @@ def main(argv: list[str] | None = None) -> int:
     ask.add_argument("--jsonl", help="fil med en fråga per rad (JSON)")
     ask.add_argument("--out", help="fil att skriva svaren till (JSON per rad)")
     ev = sub.add_parser("eval", help="mät svarskvalitet och sökkvalitet")
-    ev.add_argument("what", choices=["dev", "swequad", "swefaq", "all", "answers"])
+    ev.add_argument("what", choices=["dev", "swequad", "swefaq", "all", "answers", "documents"])
     ev.add_argument("--sets", help="för answers: kommaseparerade frågeuppsättningar (standard: alla)")
     ev.add_argument("--baseline", help="för answers: en annan utcheckning att jämföra med (t.ex. en git worktree)")
     ev.add_argument("--out", help="för answers: skriv resultatet som JSON hit")
@@ -242,6 +250,8 @@ def main(argv: list[str] | None = None) -> int:
             return cmd_ask(args, settings)
         if args.command == "train":
             return cmd_train(args, settings)
+        if args.what == "documents":
+            return cmd_eval_documents()
         return cmd_eval_answers(args, settings) if args.what == "answers" else cmd_eval(args, settings)
     except KbError as exc:
         print(f"Fel: {exc}", file=sys.stderr)

@@ -7,15 +7,15 @@ import unicodedata
 
 from kb_app.models import Block
 
-_LIGATURES = str.maketrans({"ﬀ": "ff", "ﬁ": "fi", "ﬂ": "fl", "ﬃ": "ffi", "ﬄ": "ffl", "ﬅ": "st", "ﬆ": "st"})
+LIGATURES = str.maketrans({"ﬀ": "ff", "ﬁ": "fi", "ﬂ": "fl", "ﬃ": "ffi", "ﬄ": "ffl", "ﬅ": "st", "ﬆ": "st"})
 _SPACES = re.compile(r"[ \t\u00a0\u2000-\u200a\u202f\u205f\u3000]+")
-_CONTROL = re.compile(r"[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f\u00ad\u200b\ufeff]")
+CONTROL = re.compile(r"[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f\u00ad\u200b\ufeff]")
 
 
 def clean_text(text: str) -> str:
     """Fix ligatures, drop control characters and soft hyphens, collapse spaces in each line."""
-    text = unicodedata.normalize("NFC", text.translate(_LIGATURES))
-    text = _CONTROL.sub("", text.replace("\r\n", "\n").replace("\r", "\n"))
+    text = unicodedata.normalize("NFC", text.translate(LIGATURES))
+    text = CONTROL.sub("", text.replace("\r\n", "\n").replace("\r", "\n"))
     return "\n".join(_SPACES.sub(" ", line).strip() for line in text.split("\n"))
 
 
@@ -117,3 +117,24 @@ class BlockBuilder:
 
     def blocks(self) -> tuple[Block, ...]:
         return tuple(self._blocks)
+
+
+def table_rows(header: list[str], rows: list[list[str]], *, carry: str = "") -> list[str]:
+    """One line per data row that keeps its column headers: "Kompetensförsörjning — Budget 2007 (tkr): 600".
+
+    The first cell labels the row; an empty first cell carries the label of the row above (a group
+    such as a county). Empty cells are left out; ``carry`` is the label in force when the table goes
+    on from the page before. Every reader writes tables this way.
+    """
+    lines = []
+    label = carry
+    for row in rows:
+        label = row[0] or label
+        pairs = [f"{h}: {c}" if h else c for h, c in zip(header[1:], row[1:], strict=False) if c]
+        if not pairs:
+            lines.append(label)
+        elif label:
+            lines.append(f"{label} — {'; '.join(pairs)}")
+        else:
+            lines.append("; ".join(pairs))
+    return lines

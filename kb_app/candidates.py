@@ -69,7 +69,7 @@ def split_units(text: str) -> tuple[Unit, ...]:
             continue
         if all(_ITEM.match(line) for line in lines):
             parts = [(_ITEM.sub("", line, count=1).strip(), ITEM) for line in lines]
-        elif all(" | " in line or " — " in line for line in lines) and len(lines) > 1:
+        elif len(lines) > 1 and 2 * sum(" | " in line or " — " in line for line in lines) >= len(lines):
             parts = [(line, ROW) for line in lines]
         else:
             parts = [(s, SENTENCE) for line in lines for s in _sentences(line)]
@@ -85,6 +85,8 @@ def is_noise(unit: Unit) -> bool:
     if _DOT_LEADER.search(text):
         return True
     words = _WORDS.findall(text)
+    if unit.kind in (ITEM, ROW):
+        return not words  # a list of names or a table row may be one word long
     if len(words) < 2:
         return True  # a page number, a bare figure or a one-word label
     if unit.kind == SENTENCE and len(words) <= 4 and not re.search(r"[.!?:;,\d]", text):
@@ -96,10 +98,13 @@ def build_candidates(hits: Sequence[Hit], *, passages: int) -> list[Candidate]:
     """Candidates from the top ``passages`` hits: units, lead-ins with their lists, and sentence pairs.
 
     A lead-in ("… är att:") is only ever quoted with its list; a pair joins a sentence with the next
-    sentence of the same paragraph (and that sentence's list, when it is a lead-in).
+    sentence of the same paragraph (and that sentence's list, when it is a lead-in). Contents
+    pages give none.
     """
     found: list[Candidate] = []
     for hit in hits[:passages]:
+        if hit.chunk.role == "contents":
+            continue
         units = split_units(hit.chunk.text)
         n = len(units)
         for i, unit in enumerate(units):

@@ -1,5 +1,7 @@
 """Structure-first chunking: a chunk never crosses a section and a list keeps its lead-in.
 
+A contents page is chunked on its own (``Chunk.role`` "contents"), so it never mixes with text.
+
 Blocks of one section are grouped into units (a paragraph that ends with a colon is joined with
 the list or paragraph that follows it), units are packed up to ``chunk_size`` characters, and a
 unit that is still too long is split at sentence boundaries by langchain's
@@ -76,7 +78,8 @@ def _packed(units: Iterator[list[Block]], chunk_size: int) -> Iterator[list[Bloc
     for unit in units:
         unit_size = sum(len(b.text) + 2 for b in unit)
         label = len(unit[0].text) <= 40 and unit[0].text.endswith(":")  # "Bilagor:" opens a new chunk
-        if group and (group[-1].section != unit[0].section or size + unit_size > chunk_size or label):
+        contents = (group[-1].kind == "contents") != (unit[0].kind == "contents") if group else False
+        if group and (group[-1].section != unit[0].section or size + unit_size > chunk_size or label or contents):
             yield group
             group, size = [], 0
         group.extend(unit)
@@ -111,4 +114,5 @@ def _make_chunk(document: Document, group: list[Block], text: str, position: int
         page_end=max(page_ends) if page_ends else None,
         page_label=first.page_label,
         content_hash=document.content_hash,
+        role="contents" if all(b.kind == "contents" for b in group) else "",
     )

@@ -21,7 +21,7 @@ from kb_app.models import KIND_APPENDIX, KIND_OTHER, KIND_REPORT, Document, Docu
 
 CATALOG_FILE = "catalog.toml"
 SUPPORTED_SUFFIXES = (".md", ".markdown", ".txt", ".pdf", ".docx")
-PARSER_VERSION = "2"
+PARSER_VERSION = "3"
 _KINDS = (KIND_REPORT, KIND_APPENDIX, KIND_OTHER)
 _APPENDIX_NAME = re.compile(r"^\s*bilaga[\s_\-]*(\d+)\b[\s_\-:.]*(.*)$", re.IGNORECASE)
 

@@ -29,7 +29,7 @@ class Block:
     blocks of a document from 1; ``start``/``end`` are character offsets into ``Document.text``.
     """
 
-    kind: str  # "heading" | "paragraph" | "list" | "table"
+    kind: str  # "heading" | "paragraph" | "list" | "table" | "contents"
     text: str
     section: tuple[str, ...]
     paragraph: int
@@ -72,6 +72,7 @@ class Chunk:
     page_end: int | None = None
     page_label: str | None = None
     content_hash: str = ""
+    role: str = ""  # "contents" for a contents page: readable, never quoted, ranked last
 
     @property
     def section_title(self) -> str:

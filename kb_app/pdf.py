@@ -6,9 +6,14 @@ import io
 import logging
 import re
 from collections import Counter
+from typing import TYPE_CHECKING
 
-from kb_app.blocks import BlockBuilder, clean_text
+from kb_app.blocks import BlockBuilder, clean_text, table_rows
 from kb_app.errors import CorpusError
+from kb_app.pdf_tables import Table, carry_on, clean_layout, continues, find_tables, splice
+
+if TYPE_CHECKING:
+    from pypdf import PageObject
 
 _HEAD_LINES = 4
 _FOOT_LINES = 3
@@ -16,49 +21,167 @@ _KEEP_HYPHEN_BEFORE = {"och", "eller", "samt", "respektive", "resp", "till", "so
 _BULLET = re.compile(r"^(?:[•▪◦●■\-–*]|\(?[a-zåäö0-9]{1,3}\))\s+")
 _NUMBERED_HEADING = re.compile(r"^(\d{1,2}(?:\.\d{1,2}){0,3})\.?\s+\S")
 _TOC_LINE = re.compile(r"(\.{4,}|…{2,})\s*\d+\s*$|\s\d{1,3}$")
+_DOT_LEADER_LINE = re.compile(r"(?:\.\s*){4,}\s*\d{0,4}\s*$|…{2,}")
 _END_OF_SENTENCE = re.compile(r"[.!?:;]\)?$|\(\w+ \d{4}:\d+\)$")
 
 
 def parse_pdf(data: bytes, doc_id: str) -> tuple[BlockBuilder, None, int]:
     """Parse PDF bytes into blocks with 1-based pages and printed page labels.
 
+    Tables become table blocks whose rows keep their headers (kb_app.pdf_tables), a run of short
+    name lines becomes a list, numbered and all-caps lines become headings, and contents lines
+    with dot leaders become a contents block that answers never quote.
+
     Raises:
         CorpusError: not a PDF, corrupt, encrypted with a password, no pages or no text layer.
     """
-    pages, labels = _page_texts(data, doc_id)
-    lines_per_page = _strip_headers_footers([clean_text(t).split("\n") for t in pages], labels)
-    builder = BlockBuilder()
-    typical = _typical_line_length(lines_per_page)
-    paragraph: list[tuple[str, int]] = []  # (line, page)
-
-    def flush() -> None:
-        if paragraph:
-            first, last = paragraph[0][1], paragraph[-1][1]
-            text = _join_lines([line for line, _ in paragraph])
-            kind = "list" if _BULLET.match(paragraph[0][0]) else "paragraph"
-            builder.block(kind, text, page=first, page_end=last, page_label=labels[first - 1])
-            paragraph.clear()
-
-    for number, lines in enumerate(lines_per_page, start=1):
-        for k, line in enumerate(lines):
-            if not line:
-                flush()
-                continue
-            prev = paragraph[-1][0] if paragraph else ""
-            nxt = lines[k + 1] if k + 1 < len(lines) else ""
-            if _is_heading(line, prev, nxt, typical, paragraph_open=bool(paragraph)):
-                flush()
-                level = line.split()[0].count(".") + 1 if _NUMBERED_HEADING.match(line) else 1
-                builder.heading(line, level, page=number, page_label=labels[number - 1])
-                continue
-            if paragraph and (_BULLET.match(line) or _ends_paragraph(prev, typical)):
-                flush()
-            paragraph.append((line, number))
-    flush()
-    return builder, None, len(pages)
+    pages, layouts, labels = _page_texts(data, doc_id)
+    raw = [
+        splice(clean_text(t).split("\n"), _tables(layout, n))
+        for n, (t, layout) in enumerate(zip(pages, layouts, strict=True), 1)
+    ]
+    pages_lines = _strip_headers_footers(raw, labels)
+    reader = _Reader(BlockBuilder(), labels, _typical_line_length(pages_lines))
+    for number, lines in enumerate(pages_lines, start=1):
+        reader.page(number, lines)
+    reader.finish()
+    return reader.builder, None, len(pages)
 
 
-def _page_texts(data: bytes, doc_id: str) -> tuple[list[str], list[str]]:
+def _tables(layout: str, page: int) -> list[Table]:
+    tables = find_tables(clean_layout(layout))
+    for table in tables:
+        table.page = table.page_end = page
+    return tables
+
+
+class _Reader:
+    """Turns the lines and tables of each page into blocks, keeping a paragraph open across pages."""
+
+    def __init__(self, builder: BlockBuilder, labels: list[str], typical: int) -> None:
+        self.builder, self.labels, self.typical = builder, labels, typical
+        self.paragraph: list[tuple[str, int]] = []  # (line, page)
+        self.contents: list[tuple[str, int]] = []
+        self.table: Table | None = None  # the last table, open while nothing follows it
+
+    def page(self, number: int, lines: list[str | Table]) -> None:
+        k = 0
+        while k < len(lines):
+            line = lines[k]
+            if isinstance(line, Table) and line.is_contents():
+                self.flush()
+                rows = [line.header, *line.rows]
+                self.contents.extend((" ".join(row), number) for row in rows)
+            elif isinstance(line, Table):
+                self.add_table(line, first=not any(isinstance(x, str) and x for x in lines[:k]))
+            elif not line:
+                self.flush_paragraph()  # an open table may still run on over the page break
+            elif _DOT_LEADER_LINE.search(line):
+                self.contents_line(line, number)
+            else:
+                run = _name_run(lines, k, self.paragraph)
+                if run:
+                    self.flush()
+                    names = [str(n) for n in lines[k : k + run]]
+                    self.builder.block(
+                        "list",
+                        "\n".join(f"- {n}" for n in names),
+                        items=tuple(names),
+                        page=number,
+                        page_label=self.labels[number - 1],
+                    )
+                    k += run
+                    continue
+                nxt = lines[k + 1] if k + 1 < len(lines) else ""
+                self.line(line, number, nxt if isinstance(nxt, str) else "")
+            k += 1
+
+    def line(self, line: str, number: int, nxt: str) -> None:
+        prev = self.paragraph[-1][0] if self.paragraph else ""
+        if _is_heading(line, prev, nxt, self.typical, paragraph_open=bool(self.paragraph)):
+            self.flush()
+            numbering = _NUMBERED_HEADING.match(line)
+            level = len(re.findall(r"\d+", numbering.group(1))) if numbering else 1
+            self.builder.heading(line, level, page=number, page_label=self.labels[number - 1])
+            return
+        if self.paragraph and (_BULLET.match(line) or _ends_paragraph(prev, self.typical)):
+            self.flush()
+        self.flush_table_and_contents()
+        self.paragraph.append((line, number))
+
+    def contents_line(self, line: str, number: int) -> None:
+        """A contents entry; the open lines without a sentence end are its wrapped beginning."""
+        if self.paragraph and len(self.paragraph) <= 3 and not _END_OF_SENTENCE.search(self.paragraph[-1][0]):
+            line = " ".join([*(text for text, _ in self.paragraph), line])
+            self.paragraph.clear()
+        self.flush_paragraph()
+        if self.table is not None:
+            self.flush_table_and_contents()
+        self.contents.append((line, number))
+
+    def add_table(self, table: Table, *, first: bool) -> None:
+        if first and not self.paragraph and self.table is not None and continues(self.table, table):
+            carry_on(self.table, table)  # the table runs on over a page break: one block per page
+        self.flush()
+        self.table = table
+
+    def flush(self) -> None:
+        """Close the open paragraph, contents block and table, in the order they came."""
+        self.flush_paragraph()
+        self.flush_table_and_contents()
+
+    def flush_paragraph(self) -> None:
+        if self.paragraph:
+            first, last = self.paragraph[0][1], self.paragraph[-1][1]
+            text = _join_lines([line for line, _ in self.paragraph])
+            kind = "list" if _BULLET.match(self.paragraph[0][0]) else "paragraph"
+            self.builder.block(kind, text, page=first, page_end=last, page_label=self.labels[first - 1])
+            self.paragraph.clear()
+
+    def flush_table_and_contents(self) -> None:
+        if self.contents:
+            first, last = self.contents[0][1], self.contents[-1][1]
+            lines = tuple(line for line, _ in self.contents)
+            self.builder.block(
+                "contents", "\n".join(lines), items=lines, page=first, page_end=last, page_label=self.labels[first - 1]
+            )
+            self.contents.clear()
+        if self.table is not None:
+            table, self.table = self.table, None
+            rows = table_rows(table.header, table.rows, carry=table.carry)
+            self.builder.block(
+                "table",
+                "\n".join(rows),
+                items=tuple(rows),
+                page=table.page,
+                page_end=table.page_end,
+                page_label=self.labels[table.page - 1],
+            )
+
+    def finish(self) -> None:
+        self.flush()
+
+
+def _name_run(lines: list[str | Table], k: int, paragraph: list[tuple[str, int]]) -> int:
+    """Length of the run of at least three short name lines starting at ``k`` (a list), else 0."""
+    if paragraph and not paragraph[-1][0].endswith(":"):
+        return 0
+    run = 0
+    while k + run < len(lines) and _is_name(lines[k + run]):
+        run += 1
+    return run if run >= 3 else 0
+
+
+def _is_name(line: str | Table) -> bool:
+    if not isinstance(line, str) or not line or len(line) > 40 or len(line.split()) > 4:
+        return False
+    if _NUMBERED_HEADING.match(line) or _BULLET.match(line) or _DOT_LEADER_LINE.search(line):
+        return False
+    return line[0].isupper() and not re.search(r"[.!?:;,]$|\d", line)
+
+
+def _page_texts(data: bytes, doc_id: str) -> tuple[list[str], list[str], list[str]]:
+    """Plain text, layout text (columns kept, for tables) and printed label of every page."""
     from pypdf import PdfReader
     from pypdf.errors import FileNotDecryptedError, PdfReadError, PdfStreamError, PyPdfError
 
@@ -70,6 +193,7 @@ def _page_texts(data: bytes, doc_id: str) -> tuple[list[str], list[str]]:
         if reader.is_encrypted and not reader.decrypt(""):
             raise CorpusError(f"{doc_id}: PDF-filen är lösenordsskyddad. Spara en version utan lösenord.")
         texts = [page.extract_text() or "" for page in reader.pages]
+        layouts = [_layout_text(page) if text.strip() else "" for page, text in zip(reader.pages, texts, strict=True)]
         labels = list(reader.page_labels)
     except FileNotDecryptedError as exc:
         raise CorpusError(f"{doc_id}: PDF-filen är lösenordsskyddad. Spara en version utan lösenord.") from exc
@@ -83,17 +207,27 @@ def _page_texts(data: bytes, doc_id: str) -> tuple[list[str], list[str]]:
         )
     if len(labels) != len(texts):
         labels = [str(i) for i in range(1, len(texts) + 1)]
-    return texts, labels
+    return texts, layouts, labels
 
 
-def _key(line: str) -> str:
+def _layout_text(page: PageObject) -> str:
+    """The page in pypdf's layout mode; a page it cannot lay out simply has no tables."""
+    try:
+        return page.extract_text(extraction_mode="layout") or ""
+    except Exception:  # noqa: BLE001 - layout mode is an extra; its failures must not stop the file
+        return ""
+
+
+def _key(line: str | Table) -> str:
+    if isinstance(line, Table):
+        return f"table-{id(line)}"  # a table is never a running header
     return re.sub(r"\d+", "#", line.lower()).replace(" ", "")
 
 
-def _strip_headers_footers(pages: list[list[str]], labels: list[str]) -> list[list[str]]:
+def _strip_headers_footers(pages: list[list[str | Table]], labels: list[str]) -> list[list[str | Table]]:
     """Drop lines that repeat at the top or bottom of many pages, and bare page numbers there."""
 
-    def region(lines: list[str], top: bool) -> list[int]:
+    def region(lines: list[str | Table], top: bool) -> list[int]:
         idx = [i for i, line in enumerate(lines) if line]
         return idx[:_HEAD_LINES] if top else idx[-_FOOT_LINES:]
 
@@ -102,23 +236,28 @@ def _strip_headers_footers(pages: list[list[str]], labels: list[str]) -> list[li
         for top in (True, False):
             counts[top].update({_key(lines[i]) for i in region(lines, top)})
     threshold = max(3, len(pages) // 2)
-    result: list[list[str]] = []
+    result: list[list[str | Table]] = []
     for number, lines in enumerate(pages, start=1):
         drop: set[int] = set()
         for top in (True, False):
             for i in region(lines, top):
                 text = lines[i]
-                bare_number = text in (str(number), labels[number - 1]) or re.fullmatch(
-                    r"(sid(an)?\s*)?\d{1,4}(\s*(av|/)\s*\d{1,4})?", text.lower()
-                )
-                if bare_number or (len(pages) >= 3 and counts[top][_key(text)] >= threshold):
+                if isinstance(text, Table):
+                    continue
+                if _is_page_number(text, number, labels) or (len(pages) >= 3 and counts[top][_key(text)] >= threshold):
                     drop.add(i)
         result.append([line for i, line in enumerate(lines) if i not in drop])
     return result
 
 
-def _typical_line_length(pages: list[list[str]]) -> int:
-    lengths = sorted(len(line) for lines in pages for line in lines if line)
+def _is_page_number(text: str, number: int, labels: list[str]) -> bool:
+    if text in (str(number), labels[number - 1]):
+        return True
+    return bool(re.fullmatch(r"(sid(a|an)?\s*)?\d{1,4}(\s*(av|/)\s*\d{1,4})?", text.lower()))
+
+
+def _typical_line_length(pages: list[list[str | Table]]) -> int:
+    lengths = sorted(len(line) for lines in pages for line in lines if isinstance(line, str) and line)
     return lengths[int(len(lengths) * 0.8)] if lengths else 80
 
 

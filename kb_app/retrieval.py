@@ -166,7 +166,11 @@ class Retriever:
             else:
                 for cid, emb in self.store.embeddings(missing).items():
                     dense[cid] = float(emb @ vector)
-        return self._hits(self._fuse(dense, lexical_scores, query)[:k], dense, lexical_scores)
+        return self._hits(self._contents_last(self._fuse(dense, lexical_scores, query))[:k], dense, lexical_scores)
+
+    def _contents_last(self, order: list[tuple[str, float]]) -> list[tuple[str, float]]:
+        """Contents pages after every other passage, each group in its fused order."""
+        return sorted(order, key=lambda pair: self._by_id[pair[0]].role == "contents")
 
     def _mask(self, doc_ids: Sequence[str] | None, kinds: Sequence[str] | None, phrases: list[str]) -> np.ndarray:
         mask = np.ones(len(self._lexical_chunks), dtype=bool)

@@ -197,9 +197,9 @@ def chunk_metadata(chunk: Chunk, model_id: str) -> dict[str, Any]:
         "content_hash": chunk.content_hash,
         "model_id": model_id,
     }
-    for key in ("page", "page_end", "page_label"):
+    for key in ("page", "page_end", "page_label", "role"):
         value = getattr(chunk, key)
-        if value is not None:
+        if value:
             meta[key] = value
     return meta
 
@@ -223,6 +223,7 @@ def chunk_from_record(chunk_id: str, text: str, meta: dict[str, Any]) -> Chunk:
         page=int(page) if page is not None else None,
         page_end=int(page_end) if page_end is not None else None,
         page_label=str(label) if label is not None else None,
+        role=str(meta.get("role", "")),
         content_hash=str(meta["content_hash"]),
     )
 

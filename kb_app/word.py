@@ -7,9 +7,10 @@ import re
 import zipfile
 
 from docx.opc.exceptions import PackageNotFoundError
+from docx.table import Table
 from lxml.etree import LxmlError
 
-from kb_app.blocks import BlockBuilder, clean_text
+from kb_app.blocks import BlockBuilder, clean_text, table_rows
 from kb_app.errors import CorpusError
 
 _HEADING_STYLE = re.compile(r"^(heading|rubrik)\s*(\d)?$", re.IGNORECASE)
@@ -55,7 +56,6 @@ def parse_docx(data: bytes, doc_id: str) -> BlockBuilder:
 
 def _parse(data: bytes) -> BlockBuilder:
     import docx
-    from docx.table import Table
     from docx.text.paragraph import Paragraph
 
     document = docx.Document(io.BytesIO(data))
@@ -71,11 +71,8 @@ def _parse(data: bytes) -> BlockBuilder:
         tag = element.tag.rsplit("}", 1)[-1]
         if tag == "tbl":
             flush_list()
-            rows = [
-                " | ".join(clean_text(cell.text).replace("\n", " ") for cell in row.cells)
-                for row in Table(element, document).rows
-            ]
-            builder.block("table", "\n".join(r for r in rows if r.strip(" |")))
+            rows = _table_rows(Table(element, document))
+            builder.block("table", "\n".join(rows), items=tuple(rows))
             continue
         if tag != "p":
             continue
@@ -100,3 +97,20 @@ def _parse(data: bytes) -> BlockBuilder:
             builder.block("paragraph", text)
     flush_list()
     return builder
+
+
+def _table_rows(table: Table) -> list[str]:
+    """The table's data rows with their headers (kb_app.blocks.table_rows); merged cells count once."""
+    grid = []
+    for row in table.rows:
+        cells, seen = [], None
+        for cell in row.cells:
+            if cell._tc is not seen:  # a horizontally merged cell repeats across its grid columns
+                cells.append(" ".join(clean_text(cell.text).split()))
+            seen = cell._tc
+        grid.append(cells)
+    grid = [row for row in grid if any(row)]
+    caption = [" ".join(grid.pop(0))] if len(grid) > 2 and len(grid[0]) == 1 < len(grid[1]) else []
+    if len(grid) < 2:
+        return caption + [" | ".join(c for c in row if c) for row in grid]
+    return caption + table_rows(grid[0], grid[1:])

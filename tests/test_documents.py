@@ -116,7 +116,7 @@ def test_docx_headings_lists_and_tables(tmp_path: Path) -> None:
     assert items.items == ("Påhittad aktivitet A", "Påhittad aktivitet B")
     assert items.section == ("Testbilaga för verksamhetsprogram", "Aktiviteter")
     table_block = next(b for b in blocks if b.kind == "table")
-    assert "Testpost | 1 krona" in table_block.text
+    assert "Testpost — Belopp: 1 krona" in table_block.text  # the row keeps its header
 
 
 def test_appendix_recognised_from_file_name() -> None:
