@@ -16,14 +16,7 @@ from typing import Any
 
 import streamlit as st
 
-from kb_app.answer import Answer
 from kb_app.config import Settings
-from kb_app.embeddings import Embedder
-from kb_app.errors import KbError
-from kb_app.feedback import FeedbackStore
-from kb_app.indexing import index_corpus, index_exists, index_version, read_status
-from kb_app.models import KIND_APPENDIX, KIND_REPORT, Chunk
-from kb_app.onboarding import SUGGESTED_QUESTIONS, Fact, introduction
 from kb_app.presentation import (
     PARAM_DOC,
     PARAM_PARAGRAPH,
@@ -36,10 +29,23 @@ from kb_app.presentation import (
     mark_terms,
     md_escape,
     permalink,
-    term_spans,
 )
-from kb_app.service import KnowledgeBase
-from kb_app.uploads import password_ok, save_upload, uploads_enabled
+from kb_app.service import (
+    KIND_APPENDIX,
+    KIND_REPORT,
+    SUGGESTED_QUESTIONS,
+    Answer,
+    Chunk,
+    Embedder,
+    Fact,
+    IndexReport,
+    KbError,
+    KnowledgeBase,
+    build_index,
+    index_ready,
+    load_model,
+    published_version,
+)
 
 log = logging.getLogger("kb_app.ui")
 VIEWS = ["Fråga", "Sök i dokumenten", "Introduktion", "Dokument"]
@@ -51,7 +57,7 @@ st.set_page_config(page_title="SBA kunskapsbas", page_icon="📚", layout="wide"
 @st.cache_resource(show_spinner=False)
 def load_embedder(settings: Settings) -> Embedder:
     """One embedding model per server, shared by every session and every index version."""
-    return Embedder(settings)
+    return load_model(settings)
 
 
 @st.cache_resource(show_spinner=False)
@@ -68,39 +74,39 @@ def load_knowledge_base(settings: Settings, version: str) -> KnowledgeBase:
 
 @st.cache_resource(show_spinner=False, max_entries=2)
 def load_introduction(_kb: KnowledgeBase, version: str) -> list[Fact]:
-    return introduction(_kb.answerer)
+    return _kb.introduction()
 
 
-@st.cache_resource(show_spinner=False)
-def load_feedback(settings: Settings) -> FeedbackStore:
-    return FeedbackStore(settings.feedback_db)
-
-
-def run_indexing(settings: Settings, title: str) -> None:
-    """Index the corpus with a visible progress bar; the next run loads the new index."""
+def run_indexing(settings: Settings, title: str, kb: KnowledgeBase | None = None) -> None:
+    """Index the corpus with a visible progress bar (first start, or ``kb.reindex``); the next run
+    loads the new index."""
     with index_lock(), st.status(title, expanded=True) as status:
         bar = st.progress(0.0, text="Förbereder…")
 
         def progress(stage: str, done: int, total: int) -> None:
             bar.progress(done / max(total, 1), text=f"{stage}: {done} av {total}")
 
-        report = index_corpus(settings, embedder=load_embedder(settings), progress=progress)
+        report: IndexReport = (
+            kb.reindex(progress)
+            if kb is not None
+            else build_index(settings, embedder=load_embedder(settings), progress=progress)
+        )
         st.text(report.summary())
         status.update(label="Indexeringen är klar", state="complete" if not report.failed else "error")
 
 
 def current_kb(settings: Settings) -> KnowledgeBase:
-    if not index_exists(settings):
+    if not index_ready(settings):
         run_indexing(settings, "Indexet saknas och byggs nu första gången. Det tar en stund…")
     with st.spinner("Laddar kunskapsbasen…"):
-        return load_knowledge_base(settings, index_version(settings))
+        return load_knowledge_base(settings, published_version(settings))
 
 
 # --- Fråga -------------------------------------------------------------------------------------
 
 
 def render_citation_context(kb: KnowledgeBase, chunk: Chunk, sentences: tuple[str, ...]) -> None:
-    context = kb.library.around(chunk)
+    context = kb.context(chunk)
     for paragraph, inside in context:
         if inside:
             st.markdown(highlight_sentences(paragraph.text, sentences))
@@ -108,37 +114,21 @@ def render_citation_context(kb: KnowledgeBase, chunk: Chunk, sentences: tuple[st
             st.caption(md_escape(paragraph.text))
     if not context:
         st.text(chunk.text)
-    st.caption(md_escape(where(chunk)))
+    st.caption(md_escape(chunk.location))
     st.markdown(f"[Öppna stycket i dokumentvyn]({chunk_permalink(chunk)})")
 
 
-def trail(section: tuple[str, ...], title: str) -> str:
-    """The heading trail without the document's own title."""
-    return " › ".join(section[1:] if section[:1] == (title,) else section)
-
-
-def where(chunk: Chunk) -> str:
-    parts = [f"Dokument: {chunk.title}"]
-    if trail(chunk.section, chunk.title):
-        parts.append(f"avsnitt: {trail(chunk.section, chunk.title)}")
-    if chunk.page is not None:
-        parts.append(f"sida {chunk.page}" + (f"–{chunk.page_end}" if chunk.page_end != chunk.page else ""))
-    same = chunk.paragraph == chunk.paragraph_end
-    parts.append(f"stycke {chunk.paragraph}" + ("" if same else f"–{chunk.paragraph_end}"))
-    return " · ".join(parts)
-
-
-def save_feedback(settings: Settings, entry: dict[str, Any]) -> None:
+def save_feedback(kb: KnowledgeBase, entry: dict[str, Any]) -> None:
     rating = st.session_state.get(f"feedback-{entry['id']}")
     if rating is not None:
         try:
-            load_feedback(settings).record(entry["answer"], rating)
+            kb.record_feedback(entry["answer"], rating)
             st.toast("Tack för din återkoppling!")
         except KbError as exc:
             st.toast(str(exc))
 
 
-def show_answer(kb: KnowledgeBase, settings: Settings, entry: dict[str, Any]) -> None:
+def show_answer(kb: KnowledgeBase, entry: dict[str, Any]) -> None:
     answer: Answer = entry["answer"]
     st.markdown(answer_markdown(answer.text))
     if answer.abstained:
@@ -149,7 +139,7 @@ def show_answer(kb: KnowledgeBase, settings: Settings, entry: dict[str, Any]) ->
         with st.expander(f"\\[{citation.n}\\] {md_escape(citation.chunk.location)}"):
             render_citation_context(kb, citation.chunk, citation.sentences)
     if answer.hits or answer.citations:
-        st.feedback("thumbs", key=f"feedback-{entry['id']}", on_change=save_feedback, args=(settings, entry))
+        st.feedback("thumbs", key=f"feedback-{entry['id']}", on_change=save_feedback, args=(kb, entry))
 
 
 def app_url() -> str:
@@ -158,7 +148,7 @@ def app_url() -> str:
     return url.split("?", 1)[0]
 
 
-def page_ask(kb: KnowledgeBase, settings: Settings) -> None:
+def page_ask(kb: KnowledgeBase) -> None:
     history: list[dict[str, Any]] = st.session_state.setdefault("history", [])
     left, right = st.columns([1, 1])
     if left.button("Ny konversation", disabled=not history, icon=":material/refresh:"):
@@ -177,7 +167,7 @@ def page_ask(kb: KnowledgeBase, settings: Settings) -> None:
         with st.chat_message("user"):
             st.markdown(md_escape(entry["question"]))
         with st.chat_message("assistant"):
-            show_answer(kb, settings, entry)
+            show_answer(kb, entry)
     typed = st.chat_input("Ställ en fråga om SBA, till exempel: Vilka mål har partnerskapet?")
     question = typed if typed is not None else st.session_state.pop("pending_question", None)
     if question is None:
@@ -196,7 +186,7 @@ def page_ask(kb: KnowledgeBase, settings: Settings) -> None:
 
 
 def page_search(kb: KnowledgeBase) -> None:
-    documents = {title: doc_id for doc_id, title, _ in kb.retriever.documents()}
+    documents = {title: doc_id for doc_id, title, _ in kb.documents()}
     query = st.text_input(
         "Sök i dokumenten", placeholder='Sökord, eller en exakt fras inom "citattecken"', key="finder"
     )
@@ -209,21 +199,18 @@ def page_search(kb: KnowledgeBase) -> None:
     if len(query) > kb.settings.max_question_chars:
         st.warning(f"Sökningen är för lång. Korta den till högst {kb.settings.max_question_chars} tecken.")
         return
-    hits = kb.search(query.strip(), k=10, doc_ids=[documents[t] for t in chosen] or None, kinds=KINDS[kinds])
-    if not hits:
+    found = kb.find(query.strip(), k=10, doc_ids=[documents[t] for t in chosen] or None, kinds=KINDS[kinds])
+    if not found:
         st.info("Inga stycken matchar sökningen. Prova andra ord eller ta bort filtren.")
-    for n, hit in enumerate(hits, start=1):
-        chunk = hit.chunk
-        paragraphs = [p for p, inside in kb.library.around(chunk, radius=0) if inside]
-        best = max(paragraphs, key=lambda p: len(term_spans(p.text, query)), default=None)
+    for n, result in enumerate(found, start=1):
+        chunk = result.hit.chunk
         with st.container(border=True):
             st.markdown(f"**{n}.** {md_escape(chunk.location)}")
-            for paragraph in paragraphs or []:
+            for paragraph in result.paragraphs:
                 st.markdown(mark_terms(paragraph.text, query))
-            if not paragraphs:
+            if not result.paragraphs:
                 st.markdown(mark_terms(chunk.text, query))
-            target = best.n if best else chunk.paragraph
-            st.markdown(f"[Permalänk till stycke {target}]({permalink(chunk.doc_id, target)})")
+            st.markdown(f"[Permalänk till stycke {result.target}]({permalink(chunk.doc_id, result.target)})")
 
 
 # --- Introduktion ------------------------------------------------------------------------------
@@ -264,44 +251,37 @@ def page_introduction(kb: KnowledgeBase) -> None:
 # --- Dokument ----------------------------------------------------------------------------------
 
 
-def page_documents(kb: KnowledgeBase, settings: Settings) -> None:
-    status = read_status(settings)
-    documents = status.get("documents", {})
-    documents = documents if isinstance(documents, dict) else {}
-    chunk_counts: dict[str, int] = {}
-    for chunk in kb.retriever.chunks:
-        chunk_counts[chunk.doc_id] = chunk_counts.get(chunk.doc_id, 0) + 1
+def page_documents(kb: KnowledgeBase) -> None:
+    overview = kb.overview()
     rows = [
         {
-            "Dokument": d.get("title"),
-            "Typ": d.get("kind"),
-            "Sidor": d.get("pages") or "–",
-            "Avsnitt": chunk_counts.get(doc_id, 0),
-            "Indexerat": d.get("indexed_at"),
-            "Fil": doc_id,
+            "Dokument": d.title,
+            "Typ": d.kind,
+            "Sidor": d.pages or "–",
+            "Avsnitt": d.chunks,
+            "Indexerat": d.indexed_at,
+            "Fil": d.doc_id,
         }
-        for doc_id, d in documents.items()
+        for d in overview.documents
     ]
     st.dataframe(rows, hide_index=True, width="stretch")
-    missing = kb.missing_appendices()
-    if missing:
+    if overview.missing_appendices:
         st.subheader("Bilagor som saknas", anchor=False)
-        for number, title in missing.items():
+        for number, title in overview.missing_appendices.items():
             st.warning(
                 md_escape(f"Bilaga {number} – {title}: rapporten hänvisar till den, men den har inte lagts till.")
             )
-    failed = status.get("failed")
-    if isinstance(failed, dict) and failed:
+    if overview.failed:
         st.subheader("Filer som inte kunde indexeras", anchor=False)
-        for message in failed.values():
-            st.error(md_escape(str(message)))
+        for message in overview.failed:
+            st.error(md_escape(message))
     render_reader(kb)
-    render_admin(settings)
+    render_admin(kb)
 
 
 def render_reader(kb: KnowledgeBase) -> None:
     st.subheader("Läs ett dokument", anchor=False)
-    titles = {doc_id: title for doc_id, title, _ in kb.retriever.documents()}
+    titles = {doc_id: title for doc_id, title, _ in kb.documents()}
     if not titles:
         st.info("Kunskapsbasen innehåller inga dokument ännu.")
         return
@@ -318,16 +298,13 @@ def render_reader(kb: KnowledgeBase) -> None:
         target = int(st.query_params.get(PARAM_PARAGRAPH, "0")) if doc_id == wanted else 0
     except ValueError:
         target = 0
-    paragraphs = kb.library.paragraphs(doc_id)
+    paragraphs = kb.paragraphs(doc_id)
     marked = next((p for p in paragraphs if p.n == target and p.kind != "heading"), None)
     if target and marked is None:
         st.warning(f"Stycke {target} finns inte i dokumentet. Hela dokumentet visas nedan.")
     if marked is not None:
         with st.container(border=True, key="permalink-target"):
-            headings = trail(marked.section, titles[doc_id])
-            place = ", ".join(p for p in (titles[doc_id], headings) if p)
-            page = f", sida {marked.page}" if marked.page is not None else ""
-            st.markdown(md_escape(f"Länkat stycke {marked.n}: {place}{page}"))
+            st.markdown(md_escape(f"Länkat stycke {marked.n}: {marked.location(titles[doc_id])}"))
             st.markdown(highlight_all(marked.text))
     with st.expander("Hela dokumentet", expanded=marked is None):
         for paragraph in paragraphs:
@@ -339,15 +316,16 @@ def render_reader(kb: KnowledgeBase) -> None:
             st.markdown(f":gray[{md_escape(label)}]  \n{text}")
 
 
-def render_admin(settings: Settings) -> None:
+def render_admin(kb: KnowledgeBase) -> None:
+    settings = kb.settings
     st.subheader("Lägg till dokument", anchor=False)
-    if not uploads_enabled(settings):
+    if not kb.uploads_enabled():
         st.caption("Uppladdning är avstängd. En administratör slår på den genom att sätta KB\\_ADMIN\\_PASSWORD.")
         return
     attempt = st.text_input("Administratörslösenord", type="password", key="admin-password")
     if not attempt:
         return
-    if not password_ok(settings, attempt):
+    if not kb.password_ok(attempt):
         st.error("Fel lösenord.")
         return
     files = st.file_uploader(
@@ -360,7 +338,7 @@ def render_admin(settings: Settings) -> None:
         saved = 0
         for upload in files or []:
             try:
-                result = save_upload(settings, upload.name, upload.getvalue())
+                result = kb.save_upload(upload.name, upload.getvalue())
                 saved += 1
                 st.success(
                     md_escape(f"{result.name} sparad" + (" (ersatte en tidigare version)." if result.replaced else "."))
@@ -368,10 +346,10 @@ def render_admin(settings: Settings) -> None:
             except KbError as exc:
                 st.error(md_escape(str(exc)))
         if saved:
-            run_indexing(settings, "Indexerar de nya dokumenten…")
+            run_indexing(settings, "Indexerar de nya dokumenten…", kb)
             st.button("Visa det uppdaterade indexet", on_click=lambda: None)
     if st.button("Indexera om dokumentmappen"):
-        run_indexing(settings, "Indexerar dokumentmappen…")
+        run_indexing(settings, "Indexerar dokumentmappen…", kb)
 
 
 # --- Page --------------------------------------------------------------------------------------
@@ -391,13 +369,13 @@ def main() -> None:
             continue
         with tab:
             if view == "Fråga":
-                page_ask(kb, settings)
+                page_ask(kb)
             elif view == "Sök i dokumenten":
                 page_search(kb)
             elif view == "Introduktion":
                 page_introduction(kb)
             else:
-                page_documents(kb, settings)
+                page_documents(kb)
 
 
 try:

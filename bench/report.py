@@ -24,7 +24,18 @@ def _table(header: list[str], rows: list[list[Any]]) -> list[str]:
 
 
 def write_report(r: dict[str, Any], path: Path) -> None:
+    """Write docs/benchmarks.md from the results of ``python -m bench all``: one section per step that ran."""
     lat, re, q, ix, sc, mem = (r.get(k, {}) for k in ("latency", "reindex", "quality", "indexing", "scale", "memory"))
+    out = _header(r) + _targets(lat, sc, ix, re, q)
+    out += _quality(q) + _latency(lat) + _indexing(ix) + _reindex(re) + _scale(sc) + _memory(mem)
+    if "load" in r:
+        out += render_load(r["load"])
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("\n".join(out).rstrip() + "\n", encoding="utf-8")
+
+
+def _header(r: dict[str, Any]) -> list[str]:
+    """The title, how to re-run, and the machine."""
     out = [
         "# Prestandamätningar",
         "",
@@ -45,8 +56,14 @@ def write_report(r: dict[str, Any], path: Path) -> None:
         ]
     out += ["## Maskin", ""]
     out += _table(["", ""], [[k, v] for k, v in r.get("machine", {}).items()])
+    return out
 
-    out += ["## Målen", ""]
+
+def _targets(
+    lat: dict[str, Any], sc: dict[str, Any], ix: dict[str, Any], re: dict[str, Any], q: dict[str, Any]
+) -> list[str]:
+    """The table of targets, each with what was measured and whether it was met."""
+    out = ["## Målen", ""]
     targets = []
     if lat:
         ok = lat["answer"]["p95"] <= lat["target_ms"]
@@ -84,158 +101,192 @@ def write_report(r: dict[str, Any], path: Path) -> None:
         )
         targets.append(["Vår pipeline slår (a) på varje kvalitetsmått", "se tabellen nedan", _verdict(beats)])
     out += _table(["Mål", "Mätt", "Status"], targets)
+    return out
 
-    if q:
-        out += [
-            "## Kvalitet och svarstid mot alternativen",
-            "",
-            "Samma modell (multilingual-e5-small, med `query: `/`passage: `) i alla fyra. (a) är den pipeline de",
-            "flesta handledningar bygger: `RecursiveCharacterTextSplitter(chunk_size=1000, chunk_overlap=200)` över",
-            "råtexten och Chromas likhetssökning (topp 4 för svar; för SweQUAD-MC och SweFAQ så många som måttet",
-            "kräver). (b) och (c) är våra egna index sökta med bara BM25 respektive bara vektorer. (d) på dev-",
-            "mängden är hela svarskedjan (följdfrågor, akronymer); på de publika mängderna vår hybridsökning.",
-            "",
-            "- Dev: evidens-träff@3 på 22 besvarbara frågor om rapporten (`shared/eval/dev.jsonl`).",
-            "- SweQUAD-MC: andel frågor där ett av de 5 första avsnitten kommer från rätt text och innehåller svaret.",
-            "- SweFAQ: nDCG@10 för rätt svar bland alla 219 svar.",
-            "",
-        ]
-        rows = []
-        for name, label in NAMES.items():
-            row: list[Any] = [label]
-            for metric in ("dev", "swequad", "swefaq"):
-                m = q[name].get(metric)
-                row += [f"{m['score']:.3f}", f"{m['latency']['p50']} / {m['latency']['p95']}"] if m else ["–", "–"]
-            rows.append(row)
-        out += _table(
-            [
-                "Pipeline",
-                "Dev hit@3",
-                "ms p50/p95",
-                "SweQUAD-MC hit@5",
-                "ms p50/p95",
-                "SweFAQ nDCG@10",
-                "ms p50/p95",
-            ],
-            rows,
-        )
-        out += [
-            "Tiderna för (d) på dev-mängden gäller hela svaret (sökning och svarstext), de andra bara sökningen.",
-            "",
-        ]
 
-    if lat:
-        out += [
-            "## Svarstid på den levererade korpusen (varm)",
-            "",
-            f"Dev-frågorna, {lat['answer']['n']} frågor per mått. Golvet är en ensam frågeinbäddning (ett",
-            "framåtpass genom modellen), mätt i samma körning: inget svar kan bli snabbare än så.",
-            "",
-        ]
-        out += _table(
-            ["Mått", "p50 ms", "p95 ms", "p99 ms"],
-            [
-                [name, lat[k]["p50"], lat[k]["p95"], lat[k]["p99"]]
-                for name, k in (
-                    ("Golv: frågeinbäddning", "floor"),
-                    ("Sökning (hybrid)", "retrieval"),
-                    ("Helt svar", "answer"),
-                )
-            ],
-        )
-        out += [
-            f"Kvot svar p95 / golv p50: **{lat['ratio']}**. Målet är svar p95 ≤ 1,5 × golv + 10 ms "
-            f"= {lat['target_ms']} ms.",
-            "",
-        ]
+def _quality(q: dict[str, Any]) -> list[str]:
+    """Quality and latency against the alternatives."""
+    if not q:
+        return []
+    out: list[str] = []
+    out += [
+        "## Kvalitet och svarstid mot alternativen",
+        "",
+        "Samma modell (multilingual-e5-small, med `query: `/`passage: `) i alla fyra. (a) är den pipeline de",
+        "flesta handledningar bygger: `RecursiveCharacterTextSplitter(chunk_size=1000, chunk_overlap=200)` över",
+        "råtexten och Chromas likhetssökning (topp 4 för svar; för SweQUAD-MC och SweFAQ så många som måttet",
+        "kräver). (b) och (c) är våra egna index sökta med bara BM25 respektive bara vektorer. (d) på dev-",
+        "mängden är hela svarskedjan (följdfrågor, akronymer); på de publika mängderna vår hybridsökning.",
+        "",
+        "- Dev: evidens-träff@3 på 22 besvarbara frågor om rapporten (`shared/eval/dev.jsonl`).",
+        "- SweQUAD-MC: andel frågor där ett av de 5 första avsnitten kommer från rätt text och innehåller svaret.",
+        "- SweFAQ: nDCG@10 för rätt svar bland alla 219 svar.",
+        "",
+    ]
+    rows = []
+    for name, label in NAMES.items():
+        row: list[Any] = [label]
+        for metric in ("dev", "swequad", "swefaq"):
+            m = q[name].get(metric)
+            row += [f"{m['score']:.3f}", f"{m['latency']['p50']} / {m['latency']['p95']}"] if m else ["–", "–"]
+        rows.append(row)
+    out += _table(
+        [
+            "Pipeline",
+            "Dev hit@3",
+            "ms p50/p95",
+            "SweQUAD-MC hit@5",
+            "ms p50/p95",
+            "SweFAQ nDCG@10",
+            "ms p50/p95",
+        ],
+        rows,
+    )
+    out += [
+        "Tiderna för (d) på dev-mängden gäller hela svaret (sökning och svarstext), de andra bara sökningen.",
+        "",
+    ]
+    return out
 
-    if ix:
-        out += [
-            "## Indexering",
-            "",
-            "Hela kedjan (läsa PDF, dela, bädda in, lagra i Chroma, bygga BM25) på de fem PDF:erna i",
-            f"`shared/datasets/pdfs/` ({ix['pages']} sidor, {ix['chunks']} avsnitt), med modellen redan laddad,",
-            "bredvid modellens egen genomströmning på exakt samma avsnittstexter.",
-            "",
-        ]
-        out += _table(
-            ["", "Tid s", "Avsnitt/s", "Sidor/s"],
-            [
-                ["Hela kedjan", ix["pipeline_s"], ix["pipeline_chunks_per_s"], ix["pipeline_pages_per_s"]],
-                ["Bara modellen (encode)", ix["model_s"], ix["model_chunks_per_s"], "–"],
-            ],
-        )
-        out += [
-            f"Kvot: **{ix['ratio']}**. En andra, oförändrad körning tog {ix['unchanged_s']} s och bäddade in "
-            f"{ix['unchanged_embedded']} avsnitt.",
-            "",
-        ]
-    if re:
-        out += [
-            "Den levererade korpusen: första indexeringen "
-            f"{re['first_s']} s ({re['first_embedded']} avsnitt); oförändrad omindexering {re['unchanged_s']} s i",
-            f"anropet och {re['unchanged_command_s']} s för hela `python -m indexer` (tolk, importer, öppna index),",
-            f"{re['unchanged_embedded']} inbäddningar, modellen laddades {'inte' if not re['model_loaded'] else ''}.",
-            "",
-        ]
 
-    if sc:
-        out += [
-            "## Skala",
-            "",
-            f"Hybridsökning (topp 5) med 100 SweQUAD-MC-frågor. De riktiga avsnitten är {sc['real_chunks']} stycken",
-            "(SweQUAD-MC-texterna och de fem PDF:erna, inbäddade på riktigt). Upp till det antalet innehåller",
-            "indexet bara riktiga avsnitt. Större index fylls med kopior av riktiga avsnitt: texten med",
-            '"(kopia n)" tillagt, så att BM25 ser olika dokument, och den riktiga vektorn plus normalfördelat',
-            "brus (σ = 0,01 per dimension), normerad igen. Så behålls de riktiga vektorernas grannskap utan",
-            "timmar av inbäddning; kopiorna gör sökningen svårare, inte lättare (många nästan lika kandidater).",
-            "",
-        ]
-        rows = []
-        for size, s in sc.items():
-            if size == "real_chunks":
-                continue
-            rows.append(
-                [
-                    f"{int(size):,}".replace(",", " "),
-                    s["retrieval"]["p50"],
-                    s["retrieval"]["p95"],
-                    s["index_mb"],
-                    s["build_s"],
-                    s["open_s"],
-                    s["dense"],
-                ]
+def _latency(lat: dict[str, Any]) -> list[str]:
+    """Answer latency on the shipped corpus."""
+    if not lat:
+        return []
+    out: list[str] = []
+    out += [
+        "## Svarstid på den levererade korpusen (varm)",
+        "",
+        f"Dev-frågorna, {lat['answer']['n']} frågor per mått. Golvet är en ensam frågeinbäddning (ett",
+        "framåtpass genom modellen), mätt i samma körning: inget svar kan bli snabbare än så.",
+        "",
+    ]
+    out += _table(
+        ["Mått", "p50 ms", "p95 ms", "p99 ms"],
+        [
+            [name, lat[k]["p50"], lat[k]["p95"], lat[k]["p99"]]
+            for name, k in (
+                ("Golv: frågeinbäddning", "floor"),
+                ("Sökning (hybrid)", "retrieval"),
+                ("Helt svar", "answer"),
             )
-        out += _table(["Avsnitt", "p50 ms", "p95 ms", "Index MB", "Bygga s", "Öppna s", "Vektorsökning"], rows)
-        out += [
-            "Tiden växer med storleken genom BM25 (poäng för alla avsnitt), den exakta vektorprodukten och",
-            "fler kandidater att jämföra. Golvet, frågans inbäddning, är 35–45 ms av varje sökning. Vektorerna",
-            "hålls i minnet upp till 300 000 avsnitt (100 000 × 384 float32 = 154 MB). Där gör vi en exakt",
-            "produkt, i stället för att fråga Chromas HNSW och hämta kandidaternas vektorer. Vid 20 000 avsnitt",
-            "tog Chroma-vägen 106 ms per sökning och den exakta 46 ms. Index MB är Chroma-mappen på disk.",
-            "",
-        ]
+        ],
+    )
+    out += [
+        f"Kvot svar p95 / golv p50: **{lat['ratio']}**. Målet är svar p95 ≤ 1,5 × golv + 10 ms "
+        f"= {lat['target_ms']} ms.",
+        "",
+    ]
+    return out
 
-    if mem:
-        out += [
-            "## Minne och start",
-            "",
-            "- Indexeraren (`python -m indexer`, ny index, rapporten och de fem PDF:erna): toppminne "
-            f"{mem['indexer_peak_mb']} MB, {mem['indexer_s']} s (inklusive modelladdning).",
-            f"- Appen (`streamlit run`): toppminne {mem.get('app_peak_mb', '–')} MB efter första svaret.",
-            "- Från `streamlit run` till första svaret i webbläsaren med befintligt index: "
-            f"{mem.get('app_first_answer_s', '–')} s",
-            "  (Chromium via Playwright; serverstart, modelladdning, sidladdning, frågan och svaret).",
-            "",
-            "Indexerarens topp kommer från modellen i PyTorch (cirka 1,2 GB enligt anteckningen om modellen)",
-            "plus aktiveringarna för en omgång om 16 avsnitt à upp till 512 token och PDF-tolkningen. En",
-            "mindre `KB_EMBED_BATCH_SIZE` sänker toppen.",
-            "",
-        ]
-    if "load" in r:
-        out += render_load(r["load"])
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text("\n".join(out).rstrip() + "\n", encoding="utf-8")
+
+def _indexing(ix: dict[str, Any]) -> list[str]:
+    """Indexing throughput against the model alone."""
+    if not ix:
+        return []
+    out: list[str] = []
+    out += [
+        "## Indexering",
+        "",
+        "Hela kedjan (läsa PDF, dela, bädda in, lagra i Chroma, bygga BM25) på de fem PDF:erna i",
+        f"`shared/datasets/pdfs/` ({ix['pages']} sidor, {ix['chunks']} avsnitt), med modellen redan laddad,",
+        "bredvid modellens egen genomströmning på exakt samma avsnittstexter.",
+        "",
+    ]
+    out += _table(
+        ["", "Tid s", "Avsnitt/s", "Sidor/s"],
+        [
+            ["Hela kedjan", ix["pipeline_s"], ix["pipeline_chunks_per_s"], ix["pipeline_pages_per_s"]],
+            ["Bara modellen (encode)", ix["model_s"], ix["model_chunks_per_s"], "–"],
+        ],
+    )
+    out += [
+        f"Kvot: **{ix['ratio']}**. En andra, oförändrad körning tog {ix['unchanged_s']} s och bäddade in "
+        f"{ix['unchanged_embedded']} avsnitt.",
+        "",
+    ]
+    return out
+
+
+def _reindex(re: dict[str, Any]) -> list[str]:
+    """Indexing the shipped corpus, first and unchanged."""
+    if not re:
+        return []
+    out: list[str] = []
+    out += [
+        "Den levererade korpusen: första indexeringen "
+        f"{re['first_s']} s ({re['first_embedded']} avsnitt); oförändrad omindexering {re['unchanged_s']} s i",
+        f"anropet och {re['unchanged_command_s']} s för hela `python -m indexer` (tolk, importer, öppna index),",
+        f"{re['unchanged_embedded']} inbäddningar, modellen laddades {'inte' if not re['model_loaded'] else ''}.",
+        "",
+    ]
+    return out
+
+
+def _scale(sc: dict[str, Any]) -> list[str]:
+    """Retrieval at growing index sizes."""
+    if not sc:
+        return []
+    out: list[str] = []
+    out += [
+        "## Skala",
+        "",
+        f"Hybridsökning (topp 5) med 100 SweQUAD-MC-frågor. De riktiga avsnitten är {sc['real_chunks']} stycken",
+        "(SweQUAD-MC-texterna och de fem PDF:erna, inbäddade på riktigt). Upp till det antalet innehåller",
+        "indexet bara riktiga avsnitt. Större index fylls med kopior av riktiga avsnitt: texten med",
+        '"(kopia n)" tillagt, så att BM25 ser olika dokument, och den riktiga vektorn plus normalfördelat',
+        "brus (σ = 0,01 per dimension), normerad igen. Så behålls de riktiga vektorernas grannskap utan",
+        "timmar av inbäddning; kopiorna gör sökningen svårare, inte lättare (många nästan lika kandidater).",
+        "",
+    ]
+    rows = []
+    for size, s in sc.items():
+        if size == "real_chunks":
+            continue
+        rows.append(
+            [
+                f"{int(size):,}".replace(",", " "),
+                s["retrieval"]["p50"],
+                s["retrieval"]["p95"],
+                s["index_mb"],
+                s["build_s"],
+                s["open_s"],
+                s["dense"],
+            ]
+        )
+    out += _table(["Avsnitt", "p50 ms", "p95 ms", "Index MB", "Bygga s", "Öppna s", "Vektorsökning"], rows)
+    out += [
+        "Tiden växer med storleken genom BM25 (poäng för alla avsnitt), den exakta vektorprodukten och",
+        "fler kandidater att jämföra. Golvet, frågans inbäddning, är 35–45 ms av varje sökning. Vektorerna",
+        "hålls i minnet upp till 300 000 avsnitt (100 000 × 384 float32 = 154 MB). Där gör vi en exakt",
+        "produkt, i stället för att fråga Chromas HNSW och hämta kandidaternas vektorer. Vid 20 000 avsnitt",
+        "tog Chroma-vägen 106 ms per sökning och den exakta 46 ms. Index MB är Chroma-mappen på disk.",
+        "",
+    ]
+    return out
+
+
+def _memory(mem: dict[str, Any]) -> list[str]:
+    """Peak memory and start-up."""
+    if not mem:
+        return []
+    out: list[str] = []
+    out += [
+        "## Minne och start",
+        "",
+        "- Indexeraren (`python -m indexer`, ny index, rapporten och de fem PDF:erna): toppminne "
+        f"{mem['indexer_peak_mb']} MB, {mem['indexer_s']} s (inklusive modelladdning).",
+        f"- Appen (`streamlit run`): toppminne {mem.get('app_peak_mb', '–')} MB efter första svaret.",
+        "- Från `streamlit run` till första svaret i webbläsaren med befintligt index: "
+        f"{mem.get('app_first_answer_s', '–')} s",
+        "  (Chromium via Playwright; serverstart, modelladdning, sidladdning, frågan och svaret).",
+        "",
+        "Indexerarens topp kommer från modellen i PyTorch (cirka 1,2 GB enligt anteckningen om modellen)",
+        "plus aktiveringarna för en omgång om 16 avsnitt à upp till 512 token och PDF-tolkningen. En",
+        "mindre `KB_EMBED_BATCH_SIZE` sänker toppen.",
+        "",
+    ]
+    return out
 
 
 def render_load(load: dict[str, Any]) -> list[str]:

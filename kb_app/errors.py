@@ -10,6 +10,7 @@ library is imported; only the boundaries (indexer, CLI, UI) catch ``KbError``.
     ├── StoreError         the vector store cannot be opened or written
     │   └── StoreUnreachableError   the Chroma server does not answer
     ├── IndexMissingError  no index has been built yet
+    ├── IndexDamagedError  the published index is damaged and could not be rebuilt here
     └── IndexBusyError     another process is writing the index
 """
 
@@ -42,6 +43,13 @@ class StoreUnreachableError(StoreError):
 
 class IndexMissingError(KbError):
     """Raised when a search is attempted before any index has been built."""
+
+
+class IndexDamagedError(KbError):
+    """Raised when the published index is damaged and this process cannot rebuild it.
+
+    The message always reads "Indexet är skadat (…): kör python -m indexer".
+    """
 
 
 class IndexBusyError(KbError):

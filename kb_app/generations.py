@@ -80,10 +80,16 @@ def write_lock(settings: Settings) -> Iterator[None]:
 
     Raises:
         IndexBusyError: another indexing run is writing this index.
+        StoreError: the lock file cannot be created (a read-only or full index folder).
     """
-    settings.index_dir.mkdir(parents=True, exist_ok=True)
     path = settings.index_dir / LOCK
-    handle = path.open("a+")
+    try:
+        settings.index_dir.mkdir(parents=True, exist_ok=True)
+        handle = path.open("a+")
+    except OSError as exc:
+        raise StoreError(
+            f"Indexets lås {path} kan inte skapas ({exc.strerror or exc}): mappen är skrivskyddad eller full."
+        ) from exc
     try:
         try:
             fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)

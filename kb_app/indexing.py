@@ -21,6 +21,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from kb_app import generations
 from kb_app.chunking import chunk_document
 from kb_app.config import Settings
@@ -29,13 +31,25 @@ from kb_app.embeddings import Embedder
 from kb_app.errors import CorpusError, StoreError
 from kb_app.lexical import LexicalIndex
 from kb_app.library import FOLDER, remove_paragraphs, save_paragraphs
-from kb_app.models import Document
+from kb_app.models import Chunk, Document
+from kb_app.snapshot import FOLDER as SERVED
 from kb_app.snapshot import save_snapshot
 from kb_app.store import VectorStore
 from kb_app.unit_vectors import save_unit_vectors
 
 Progress = Callable[[str, int, int], None]
 STATUS_FILE = "status.json"
+
+# The free-space estimate of a build (``space_needed``). Each chunk's vector is stored about three
+# times (Chroma's table, its HNSW graph, the served copy), and its sentences, list items and table
+# rows have vectors of their own (about six per chunk of 900 characters); its text is kept about four
+# times (Chroma's document and full-text index, chunks.jsonl, the paragraphs). Chroma's empty
+# database and the small files take about 2 MB.
+VECTOR_COPIES = 3
+UNITS_PER_CHUNK = 6
+TEXT_COPIES = 4
+FIXED_BYTES = 2_000_000
+DEFAULT_DIMENSION = 1024  # when no earlier generation tells the model's dimension (e5-small has 384)
 
 
 @dataclass
@@ -80,6 +94,39 @@ class IndexReport:
         return "\n".join(lines)
 
 
+@dataclass
+class Plan:
+    """What an indexing run must do, decided before anything is written."""
+
+    base: Path | None  # the generation the run starts from (None: nothing built yet)
+    previous: dict[str, Any]  # its status (empty when rebuilding from scratch)
+    rebuilding: bool
+    pointer_broken: bool  # CURRENT is unreadable but an intact generation exists
+    stored: dict[str, str]  # document -> content hash held by the base
+    raw: dict[str, str]  # document -> digest of its bytes (duplicates by content)
+    to_index: list[Document] = field(default_factory=list)
+    chunks: dict[str, tuple[Chunk, ...]] = field(default_factory=dict)  # new chunks per document
+    removed: list[str] = field(default_factory=list)
+    largest_file: int = 0  # bytes of the largest file read this run
+
+    @property
+    def nothing_to_do(self) -> bool:
+        return self.base is not None and not self.rebuilding and not self.to_index and not self.removed
+
+
+class _LazyEmbedder:
+    """The embedding model, loaded the first time a step needs it."""
+
+    def __init__(self, settings: Settings, embedder: Embedder | None) -> None:
+        self.settings = settings
+        self.embedder = embedder
+
+    def __call__(self) -> Embedder:
+        if self.embedder is None:
+            self.embedder = Embedder(self.settings)
+        return self.embedder
+
+
 def index_corpus(
     settings: Settings,
     *,
@@ -89,9 +136,9 @@ def index_corpus(
 ) -> IndexReport:
     """Bring the index in line with the corpus folder, as a new generation published atomically.
 
-    Nothing changes on disk when every file is unchanged (the model is not even loaded). Otherwise
-    the current generation's vectors are copied into a new one, changed documents are re-embedded,
-    removed ones dropped, and the new generation replaces the old in one rename (kb_app.generations).
+    Three steps under the write lock: ``plan`` (what changed), ``build_generation`` (a new
+    generation beside the current one), ``publish`` (one rename). Nothing changes on disk when every
+    file is unchanged (the model is not even loaded).
 
     Args:
         settings: where the corpus and the index are.
@@ -102,7 +149,7 @@ def index_corpus(
     Raises:
         CorpusError: the corpus folder or the catalog cannot be read.
         IndexBusyError: another process is indexing the same index.
-        StoreError: the vector store cannot be opened or written.
+        StoreError: the vector store cannot be opened or written, or the disk has no room for the build.
     """
     started = time.perf_counter()
     report = IndexReport()
@@ -112,132 +159,241 @@ def index_corpus(
     catalog = load_catalog(corpus)
     with generations.write_lock(settings):
         generations.prune(settings, drop_collection=_drop_collection)  # what a crashed run left behind
-        base = generations.latest(settings)  # the newest finished generation when CURRENT is damaged
-        broken = damage(settings, base) if base is not None else ""
-        pointer_broken = base is not None and base != generations.current(settings)
-        report.repaired = broken or ("pekaren CURRENT var skadad" if pointer_broken else "")
-        previous = _status_at(base) if base is not None and not broken else {}
-        same_model = previous.get("model_id") == settings.embedding_model
-        rebuilding = rebuild or not previous or not same_model
-        report.rebuilt = base is not None and rebuilding
-        stored: dict[str, str] = {} if rebuilding else dict(previous.get("hashes", {}))
-        raw: dict[str, str] = {d: r for d, r in previous.get("raw", {}).items() if d in stored}
-
-        to_index: list[Document] = []
-        files, problems = scan_corpus(corpus)
-        report.failed.update(problems)
-        present = {path.relative_to(corpus).as_posix() for path in files}
-        owner = {digest: d for d, digest in sorted(raw.items()) if d in present}  # content -> kept file
-        spelled: dict[str, str] = {}  # NFC form of a name -> the file that has it (NFC/NFD twins)
-        for done, path in enumerate(files, start=1):
-            doc_id = path.relative_to(corpus).as_posix()
-            twin = spelled.setdefault(unicodedata.normalize("NFC", doc_id), doc_id)
-            try:
-                known, digest = file_fingerprint(path, corpus, catalog)
-                if twin != doc_id:
-                    report.twins[doc_id] = twin  # the same name in another Unicode form
-                elif stored.get(doc_id) == known:
-                    report.unchanged.append(doc_id)
-                elif owner.get(digest, doc_id) != doc_id:
-                    report.duplicates[doc_id] = owner[digest]
-                else:
-                    to_index.append(read_document(path, corpus, catalog, max_bytes=int(settings.max_file_mb * 1e6)))
-                    owner[digest] = doc_id
-                    raw[doc_id] = digest
-            except CorpusError as exc:
-                report.failed[doc_id] = str(exc)
-            if progress:
-                progress("Läser dokument", done, len(files))
-        removed = sorted(set(stored) - present)
-
-        if base is not None and not rebuilding and not to_index and not removed:
-            if pointer_broken:
-                generations.publish(settings, base)
-            _refresh_failed(base, previous, report.failed)
-            report.documents = len(stored)
-            report.chunks = int(previous.get("chunks", 0))
-            report.seconds = time.perf_counter() - started
-            return report
-
-        generation = generations.new_generation(settings)
-        try:
-            target = generations.at(settings, generation)
-            store = VectorStore(target)
-            store.set_model_id(settings.embedding_model)
-            if not rebuilding and base is not None:
-                store.copy_from(
-                    VectorStore(generations.at(settings, base)),
-                    progress=(lambda d, t: progress("Kopierar indexet", d, t)) if progress else None,
-                )
-                if (base / FOLDER).is_dir():
-                    shutil.copytree(base / FOLDER, generation / FOLDER)
-
-            chunks_by_doc = {doc.info.doc_id: chunk_document(doc, chunk_size=settings.chunk_size) for doc in to_index}
-            new_chunks = [chunk for chunks in chunks_by_doc.values() for chunk in chunks]
-            if new_chunks:
-                embedder = embedder or Embedder(settings)
-                vectors = embedder.embed_passages(
-                    [c.embedding_text() for c in new_chunks],
-                    progress=(lambda d, t: progress("Bäddar in avsnitt", d, t)) if progress else None,
-                )
-                offset = 0
-                for doc in to_index:
-                    chunks = chunks_by_doc[doc.info.doc_id]
-                    if doc.info.doc_id in stored:
-                        store.delete_document(doc.info.doc_id)
-                        report.changed.append(doc.info.doc_id)
-                    else:
-                        report.new.append(doc.info.doc_id)
-                    store.upsert(chunks, vectors[offset : offset + len(chunks)])
-                    offset += len(chunks)
-                report.embedded = len(new_chunks)
-            for doc in to_index:
-                save_paragraphs(generation, doc)
-            for doc_id in removed:
-                store.delete_document(doc_id)
-                remove_paragraphs(generation, doc_id)
-                report.removed.append(doc_id)
-
-            all_chunks = store.chunks()
-
-            def loaded_embedder() -> Embedder:
-                nonlocal embedder
-                embedder = embedder or Embedder(settings)
-                return embedder
-
-            if not settings.chroma_host:  # readers serve from plain files, never opening Chroma
-                save_snapshot(generation, all_chunks, *store.all_embeddings())
-            report.embedded_units = save_unit_vectors(
-                generation,
-                None if rebuilding else base,
-                all_chunks,
-                loaded_embedder,
-                progress=(lambda d, t: progress("Bäddar in meningar", d, t)) if progress else None,
-            )
-            if progress:
-                progress("Bygger ordindex (BM25)", 0, 1)
-            LexicalIndex.build([c.chunk_id for c in all_chunks], [c.embedding_text() for c in all_chunks]).save(
-                target.lexical_dir
-            )
-            hashes = {d: h for d, h in stored.items() if d not in removed}
-            hashes.update({doc.info.doc_id: doc.content_hash for doc in to_index})
-            report.chunks = len(all_chunks)
-            report.documents = len(hashes)
-            report.seconds = time.perf_counter() - started
-            raw = {d: r for d, r in raw.items() if d in hashes}
-            _write_status(target, report, {doc.info.doc_id: doc for doc in to_index}, previous, hashes, raw)
-        except OSError as exc:
-            shutil.rmtree(generation, ignore_errors=True)  # a failed build leaves nothing behind
-            raise StoreError(
-                f"Indexet kunde inte skrivas i {generation.parent} ({exc.strerror or exc}). "
-                "Kontrollera att disken har plats och att mappen är skrivbar."
-            ) from exc
-        except BaseException:
-            shutil.rmtree(generation, ignore_errors=True)
-            raise
-        generations.publish(settings, generation)
-        generations.prune(settings, drop_collection=_drop_collection)
+        plan = make_plan(settings, catalog, report, rebuild=rebuild, progress=progress)
+        if plan.nothing_to_do:
+            _keep_base(settings, plan, report)
+        else:
+            check_free_space(settings, plan)
+            generation = build_generation(settings, plan, report, _LazyEmbedder(settings, embedder), progress, started)
+            generations.publish(settings, generation)
+            generations.prune(settings, drop_collection=_drop_collection)
+    report.seconds = time.perf_counter() - started
     return report
+
+
+def make_plan(
+    settings: Settings,
+    catalog: dict[str, dict[str, str]],
+    report: IndexReport,
+    *,
+    rebuild: bool,
+    progress: Progress | None,
+) -> Plan:
+    """Step 1: find the base generation (noting damage), read new and changed files, chunk them."""
+    base = generations.latest(settings)  # the newest finished generation when CURRENT is damaged
+    broken = damage(settings, base) if base is not None else ""
+    pointer_broken = base is not None and base != generations.current(settings)
+    report.repaired = broken or ("pekaren CURRENT var skadad" if pointer_broken else "")
+    previous = _status_at(base) if base is not None and not broken else {}
+    rebuilding = rebuild or not previous or previous.get("model_id") != settings.embedding_model
+    report.rebuilt = base is not None and rebuilding
+    stored: dict[str, str] = {} if rebuilding else dict(previous.get("hashes", {}))
+    raw = {d: r for d, r in previous.get("raw", {}).items() if d in stored}
+    plan = Plan(base, previous, rebuilding, pointer_broken, stored, raw)
+    present = _read_changes(settings, catalog, plan, report, progress)
+    plan.removed = sorted(set(stored) - present)
+    plan.chunks = {d.info.doc_id: chunk_document(d, chunk_size=settings.chunk_size) for d in plan.to_index}
+    return plan
+
+
+def _read_changes(
+    settings: Settings,
+    catalog: dict[str, dict[str, str]],
+    plan: Plan,
+    report: IndexReport,
+    progress: Progress | None,
+) -> set[str]:
+    """Sort every file into unchanged, duplicate, twin, failed or to index (read); returns the names present."""
+    corpus = settings.corpus_dir
+    files, problems = scan_corpus(corpus)
+    report.failed.update(problems)
+    present = {path.relative_to(corpus).as_posix() for path in files}
+    owner = {digest: d for d, digest in sorted(plan.raw.items()) if d in present}  # content -> kept file
+    spelled: dict[str, str] = {}  # NFC form of a name -> the file that has it (NFC/NFD twins)
+    for done, path in enumerate(files, start=1):
+        doc_id = path.relative_to(corpus).as_posix()
+        twin = spelled.setdefault(unicodedata.normalize("NFC", doc_id), doc_id)
+        try:
+            known, digest = file_fingerprint(path, corpus, catalog)
+            if twin != doc_id:
+                report.twins[doc_id] = twin  # the same name in another Unicode form
+            elif plan.stored.get(doc_id) == known:
+                report.unchanged.append(doc_id)
+            elif owner.get(digest, doc_id) != doc_id:
+                report.duplicates[doc_id] = owner[digest]
+            else:
+                plan.to_index.append(read_document(path, corpus, catalog, max_bytes=int(settings.max_file_mb * 1e6)))
+                plan.largest_file = max(plan.largest_file, path.stat().st_size)
+                owner[digest] = doc_id
+                plan.raw[doc_id] = digest
+        except CorpusError as exc:
+            report.failed[doc_id] = str(exc)
+        if progress:
+            progress("Läser dokument", done, len(files))
+    return present
+
+
+def _keep_base(settings: Settings, plan: Plan, report: IndexReport) -> None:
+    """Nothing changed: republish the base when only its pointer was damaged, record failed files."""
+    assert plan.base is not None
+    if plan.pointer_broken:
+        generations.publish(settings, plan.base)
+    _refresh_failed(plan.base, plan.previous, report.failed)
+    report.documents = len(plan.stored)
+    report.chunks = int(plan.previous.get("chunks", 0))
+
+
+def space_needed(settings: Settings, plan: Plan) -> int:
+    """Bytes a build is estimated to need: every chunk's vector ``VECTOR_COPIES`` times, its
+    sentences' vectors and text, a fixed part for the database files, plus the largest file read."""
+    chunks = sum(len(c) for c in plan.chunks.values())
+    if not plan.rebuilding:
+        chunks += int(plan.previous.get("chunks", 0))
+    vector = _vector_bytes(plan.base)
+    per_chunk = vector * (VECTOR_COPIES + UNITS_PER_CHUNK) + TEXT_COPIES * settings.chunk_size
+    return chunks * per_chunk + FIXED_BYTES + plan.largest_file
+
+
+def check_free_space(settings: Settings, plan: Plan) -> None:
+    """Refuse a build that cannot fit on the index's disk.
+
+    Raises:
+        StoreError: the estimate of ``space_needed`` is more than the free space.
+    """
+    need = space_needed(settings, plan)
+    free = shutil.disk_usage(settings.index_dir).free
+    if need > free:
+        raise StoreError(
+            f"Det finns inte plats för indexet i {settings.index_dir}: bygget behöver uppskattningsvis "
+            f"{need / 1e6:.1f} MB men bara {free / 1e6:.1f} MB är ledigt. Frigör plats på disken eller välj "
+            "en annan mapp med KB_INDEX_DIR. Det publicerade indexet är orört."
+        )
+
+
+def _vector_bytes(base: Path | None) -> int:
+    """Bytes of one stored vector: from the base generation's served vectors, else ``DEFAULT_DIMENSION``."""
+    if base is not None:
+        try:
+            vectors = np.load(base / SERVED / "vectors.npy", mmap_mode="r")
+            if vectors.ndim == 2 and vectors.shape[1]:
+                return int(vectors.shape[1]) * 4
+        except (OSError, ValueError):
+            pass
+    return DEFAULT_DIMENSION * 4
+
+
+def build_generation(
+    settings: Settings,
+    plan: Plan,
+    report: IndexReport,
+    embedder: _LazyEmbedder,
+    progress: Progress | None,
+    started: float,
+) -> Path:
+    """Step 2: a new, unpublished generation with the plan applied; on any failure it is deleted.
+
+    Raises:
+        StoreError: the generation cannot be written (a write error names the folder and the reason).
+    """
+    generation = generations.new_generation(settings)
+    try:
+        target = generations.at(settings, generation)
+        store = _start_store(settings, plan, generation, progress)
+        _apply_changes(store, plan, report, embedder, generation, progress)
+        all_chunks = store.chunks()
+        _write_read_files(settings, plan, store, all_chunks, report, embedder, generation, progress)
+        hashes = {d: h for d, h in plan.stored.items() if d not in plan.removed}
+        hashes.update({doc.info.doc_id: doc.content_hash for doc in plan.to_index})
+        report.chunks = len(all_chunks)
+        report.documents = len(hashes)
+        report.seconds = time.perf_counter() - started
+        raw = {d: r for d, r in plan.raw.items() if d in hashes}
+        _write_status(target, report, {doc.info.doc_id: doc for doc in plan.to_index}, plan.previous, hashes, raw)
+    except OSError as exc:
+        shutil.rmtree(generation, ignore_errors=True)  # a failed build leaves nothing behind
+        raise StoreError(
+            f"Indexet kunde inte skrivas i {generation.parent} ({exc.strerror or exc}). "
+            "Kontrollera att disken har plats och att mappen är skrivbar."
+        ) from exc
+    except BaseException:
+        shutil.rmtree(generation, ignore_errors=True)
+        raise
+    return generation
+
+
+def _start_store(settings: Settings, plan: Plan, generation: Path, progress: Progress | None) -> VectorStore:
+    """The new generation's collection, holding the base's vectors and paragraphs unless rebuilding."""
+    store = VectorStore(generations.at(settings, generation))
+    store.set_model_id(settings.embedding_model)
+    if not plan.rebuilding and plan.base is not None:
+        store.copy_from(
+            VectorStore(generations.at(settings, plan.base)),
+            progress=(lambda d, t: progress("Kopierar indexet", d, t)) if progress else None,
+        )
+        if (plan.base / FOLDER).is_dir():
+            shutil.copytree(plan.base / FOLDER, generation / FOLDER)
+    return store
+
+
+def _apply_changes(
+    store: VectorStore,
+    plan: Plan,
+    report: IndexReport,
+    embedder: _LazyEmbedder,
+    generation: Path,
+    progress: Progress | None,
+) -> None:
+    """Embed and store the new and changed documents' chunks; drop the removed documents."""
+    new_chunks = [chunk for doc in plan.to_index for chunk in plan.chunks[doc.info.doc_id]]
+    if new_chunks:
+        vectors = embedder().embed_passages(
+            [c.embedding_text() for c in new_chunks],
+            progress=(lambda d, t: progress("Bäddar in avsnitt", d, t)) if progress else None,
+        )
+        offset = 0
+        for doc in plan.to_index:
+            chunks = plan.chunks[doc.info.doc_id]
+            if doc.info.doc_id in plan.stored:
+                store.delete_document(doc.info.doc_id)
+                report.changed.append(doc.info.doc_id)
+            else:
+                report.new.append(doc.info.doc_id)
+            store.upsert(chunks, vectors[offset : offset + len(chunks)])
+            offset += len(chunks)
+        report.embedded = len(new_chunks)
+    for doc in plan.to_index:
+        save_paragraphs(generation, doc)
+    for doc_id in plan.removed:
+        store.delete_document(doc_id)
+        remove_paragraphs(generation, doc_id)
+        report.removed.append(doc_id)
+
+
+def _write_read_files(
+    settings: Settings,
+    plan: Plan,
+    store: VectorStore,
+    all_chunks: list[Chunk],
+    report: IndexReport,
+    embedder: _LazyEmbedder,
+    generation: Path,
+    progress: Progress | None,
+) -> None:
+    """The files readers serve from: chunks and vectors, sentence vectors, and the BM25 index."""
+    if not settings.chroma_host:  # readers serve from plain files, never opening Chroma
+        save_snapshot(generation, all_chunks, *store.all_embeddings())
+    report.embedded_units = save_unit_vectors(
+        generation,
+        None if plan.rebuilding else plan.base,
+        all_chunks,
+        embedder,
+        progress=(lambda d, t: progress("Bäddar in meningar", d, t)) if progress else None,
+    )
+    if progress:
+        progress("Bygger ordindex (BM25)", 0, 1)
+    LexicalIndex.build([c.chunk_id for c in all_chunks], [c.embedding_text() for c in all_chunks]).save(
+        generation / "bm25"
+    )
 
 
 def damage(settings: Settings, generation: Path) -> str:

@@ -14,8 +14,8 @@ from pathlib import Path
 
 from kb_app.config import Settings
 from kb_app.documents import load_catalog, read_document
-from kb_app.errors import CorpusError
-from kb_app.models import Chunk, Document
+from kb_app.errors import CorpusError, IndexDamagedError
+from kb_app.models import Chunk, Document, format_location
 
 FOLDER = "documents"
 
@@ -30,6 +30,10 @@ class Paragraph:
     section: tuple[str, ...]
     page: int | None = None
     page_label: str | None = None
+
+    def location(self, title: str) -> str:
+        """Where the paragraph stands (document, section, page), written as ``Chunk.location`` is."""
+        return format_location(title, self.section, self.page)
 
 
 def _path(folder: Path, doc_id: str) -> Path:
@@ -81,11 +85,7 @@ class Library:
     def _load(self, doc_id: str) -> tuple[Paragraph, ...]:
         path = _path(self.folder, doc_id)
         if path.is_file():
-            raw = json.loads(path.read_text())
-            return tuple(
-                Paragraph(p["n"], p["kind"], p["text"], tuple(p["section"]), p.get("page"), p.get("page_label"))
-                for p in raw["paragraphs"]
-            )
+            return _read_paragraphs(path, doc_id)
         source = self.settings.corpus_dir / doc_id
         if not source.is_file():
             return ()
@@ -99,3 +99,21 @@ class Library:
         except CorpusError:
             return ()
         return tuple(Paragraph(b.paragraph, b.kind, b.text, b.section, b.page, b.page_label) for b in document.blocks)
+
+
+def _read_paragraphs(path: Path, doc_id: str) -> tuple[Paragraph, ...]:
+    """The paragraphs saved for a document.
+
+    Raises:
+        IndexDamagedError: the file cannot be read or is not what the indexer writes.
+    """
+    try:
+        raw = json.loads(path.read_text(encoding="utf-8"))
+        return tuple(
+            Paragraph(p["n"], p["kind"], p["text"], tuple(p["section"]), p.get("page"), p.get("page_label"))
+            for p in raw["paragraphs"]
+        )
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise IndexDamagedError(
+            f"Indexet är skadat (styckena för {doc_id} i {path.name} går inte att läsa: {exc}): kör python -m indexer"
+        ) from exc

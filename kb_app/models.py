@@ -9,6 +9,29 @@ KIND_APPENDIX = "bilaga"
 KIND_OTHER = "dokument"
 
 
+def format_location(
+    title: str,
+    section: tuple[str, ...],
+    page: int | None,
+    page_end: int | None = None,
+    paragraphs: tuple[int, int] | None = None,
+) -> str:
+    """The one way a place in a document is written for people: "Titel, Avsnitt, s. 3–4, stycke 5–6".
+
+    The innermost heading stands for the section; pages and paragraphs are left out when unknown.
+    """
+    parts = [title]
+    if section:
+        parts.append(section[-1])
+    if page is not None:
+        last = page if page_end is None else page_end
+        parts.append(f"s. {page}" if page == last else f"s. {page}–{last}")
+    if paragraphs is not None:
+        first, last = paragraphs
+        parts.append(f"stycke {first}" if first == last else f"stycke {first}–{last}")
+    return ", ".join(parts)
+
+
 @dataclass(frozen=True)
 class DocumentInfo:
     """Catalog facts about one document, from the catalog file or recognised from its name."""
@@ -82,15 +105,7 @@ class Chunk:
     @property
     def location(self) -> str:
         """Where the passage stands, for people: document, section, page(s) and paragraph(s)."""
-        parts = [self.title]
-        if self.section:
-            parts.append(self.section_title)
-        if self.page is not None:
-            pages = f"{self.page}" if self.page == self.page_end else f"{self.page}–{self.page_end}"
-            parts.append(f"s. {pages}")
-        same = self.paragraph == self.paragraph_end
-        parts.append(f"stycke {self.paragraph}" if same else f"stycke {self.paragraph}–{self.paragraph_end}")
-        return ", ".join(parts)
+        return format_location(self.title, self.section, self.page, self.page_end, (self.paragraph, self.paragraph_end))
 
     def embedding_text(self) -> str:
         """The text given to the embedding model: title and heading trail as context."""

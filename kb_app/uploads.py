@@ -85,38 +85,56 @@ def save_upload(settings: Settings, name: str, data: bytes) -> SavedUpload:
     ``KB_MAX_FILE_MB``, and the file appears in the folder atomically.
 
     Raises:
-        CorpusError: empty, too large, or not a PDF, Word (.docx), Markdown or text file.
+        CorpusError: empty, too large, or not a PDF, Word (.docx), Markdown or text file, or it
+            cannot be written.
     """
     filename = safe_filename(name)
-    if not data:
-        raise CorpusError(f"{filename}: filen är tom.")
-    limit = int(settings.max_file_mb * 1e6)
-    if len(data) > limit:
-        raise CorpusError(
-            f"{filename}: filen är {len(data) / 1e6:.1f} MB, "
-            f"större än gränsen {settings.max_file_mb:g} MB (KB_MAX_FILE_MB)."
-        )
+    check_size(settings, filename, data)
     kind = sniff_type(data)
     if kind is None:
         raise CorpusError(
             f"{filename}: innehållet är inte PDF, Word (.docx), Markdown eller text. "
             "Äldre Word-filer (.doc) behöver sparas om som .docx."
         )
-    stem, _, suffix = filename.rpartition(".")
-    suffix = "." + suffix if stem else ""
-    stem = stem or filename
-    if kind == ".txt":
-        if suffix not in (".md", ".markdown", ".txt"):
-            filename = f"{stem}.txt"
-    elif suffix != kind:
-        filename = f"{stem}{kind}"
+    filename = name_for_type(filename, kind)
     corpus = settings.corpus_dir
     corpus.mkdir(parents=True, exist_ok=True)
     target = corpus / filename
     if target.resolve().parent != corpus.resolve():
         raise CorpusError(f"{filename}: filnamnet pekar utanför dokumentmappen.")
     replaced = target.exists()
-    fd, tmp = tempfile.mkstemp(dir=corpus, prefix=".upload-", suffix=".part")
+    write_atomically(target, data)
+    return SavedUpload(filename, target, replaced)
+
+
+def check_size(settings: Settings, filename: str, data: bytes) -> None:
+    """Raise ``CorpusError`` for an empty file or one over ``KB_MAX_FILE_MB``."""
+    if not data:
+        raise CorpusError(f"{filename}: filen är tom.")
+    if len(data) > int(settings.max_file_mb * 1e6):
+        raise CorpusError(
+            f"{filename}: filen är {len(data) / 1e6:.1f} MB, "
+            f"större än gränsen {settings.max_file_mb:g} MB (KB_MAX_FILE_MB)."
+        )
+
+
+def name_for_type(filename: str, kind: str) -> str:
+    """The name with the extension its content calls for (text keeps .md, .markdown or .txt)."""
+    stem, _, suffix = filename.rpartition(".")
+    suffix = "." + suffix if stem else ""
+    stem = stem or filename
+    if kind == ".txt":
+        return filename if suffix in (".md", ".markdown", ".txt") else f"{stem}.txt"
+    return filename if suffix == kind else f"{stem}{kind}"
+
+
+def write_atomically(target: Path, data: bytes) -> None:
+    """Write ``data`` beside ``target``, flush it, and rename it into place.
+
+    Raises:
+        CorpusError: the file cannot be written (full disk, read-only folder); nothing is left behind.
+    """
+    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".upload-", suffix=".part")
     try:
         with os.fdopen(fd, "wb") as out:
             out.write(data)
@@ -125,5 +143,4 @@ def save_upload(settings: Settings, name: str, data: bytes) -> SavedUpload:
         os.replace(tmp, target)
     except OSError as exc:
         Path(tmp).unlink(missing_ok=True)
-        raise CorpusError(f"{filename}: filen kunde inte sparas ({exc.strerror}).") from exc
-    return SavedUpload(filename, target, replaced)
+        raise CorpusError(f"{target.name}: filen kunde inte sparas ({exc.strerror}).") from exc
