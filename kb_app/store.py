@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import sqlite3
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
@@ -234,8 +235,8 @@ def _connect(settings: Settings) -> Any:
 
     chroma_settings = ChromaSettings(anonymized_telemetry=False, allow_reset=False)
     if not settings.chroma_host:
-        settings.chroma_dir.mkdir(parents=True, exist_ok=True)
         with _wrapped(settings, "öppna databasen"):
+            settings.chroma_dir.mkdir(parents=True, exist_ok=True)
             client = chromadb.PersistentClient(path=str(settings.chroma_dir), settings=chroma_settings)
         return client
     with _wrapped(settings, "ansluta"):
@@ -246,12 +247,18 @@ def _connect(settings: Settings) -> Any:
 
 @contextmanager
 def _wrapped(settings: Settings, action: str) -> Iterator[None]:
-    """Turn any Chroma or connection error into a Swedish ``StoreError``."""
+    """Turn a Chroma, SQLite, disk or connection error into a Swedish ``StoreError``.
+
+    Anything else (a ``TypeError``, ``KeyError``, an argument Chroma rejects) is a programming error
+    and propagates unchanged.
+    """
     try:
         yield
     except StoreError:
         raise
     except Exception as exc:
+        if not is_store_failure(exc):
+            raise
         if settings.chroma_host and _is_connection_error(exc):
             raise StoreUnreachableError(
                 f"Chroma-servern på {settings.chroma_host}:{settings.chroma_port} svarar inte "
@@ -260,6 +267,20 @@ def _wrapped(settings: Settings, action: str) -> Iterator[None]:
             ) from exc
         where = f"{settings.chroma_host}:{settings.chroma_port}" if settings.chroma_host else str(settings.chroma_dir)
         raise StoreError(f"Vektordatabasen i {where}: kunde inte {action} ({exc}).") from exc
+
+
+def is_store_failure(exc: BaseException) -> bool:
+    """True for the errors of Chroma's family, SQLite, the file system and the network.
+
+    Chroma's HTTP client reports a server error it cannot classify as a bare ``Exception``, and an
+    unreachable server as a ``ValueError`` ("Could not connect …"); both count.
+    """
+    import httpx
+    from chromadb.errors import ChromaError
+
+    if isinstance(exc, ChromaError | sqlite3.Error | OSError | httpx.HTTPError):
+        return True
+    return type(exc) is Exception or (isinstance(exc, ValueError) and _is_connection_error(exc))
 
 
 def _is_connection_error(exc: BaseException) -> bool:
