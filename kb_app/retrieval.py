@@ -51,6 +51,15 @@ class Fusion:
     phrase_candidates: int = 50
 
 
+@dataclass
+class Candidates:
+    """The passages a search considers, with what is known of their scores so far."""
+
+    dense: dict[str, float]  # chunk id -> cosine with the query
+    lexical: dict[str, float]  # chunk id -> BM25 score
+    bm25: np.ndarray  # BM25 of every chunk in ``LexicalIndex.ids`` order (-inf outside the filter)
+
+
 def quoted_phrases(query: str) -> list[str]:
     """The phrases written in quotes in a query."""
     return [" ".join(p.split()) for p in _PHRASE.findall(query)]
@@ -135,38 +144,44 @@ class Retriever:
         mask = self._mask(doc_ids, kinds, quoted_phrases(query))
         if not mask.any():
             return []
-        n = min(max(self.fusion.candidates, k), int(mask.sum()))
-        lexical = np.where(mask, self.lexical.scores(query), -np.inf)
-        dense = self._dense(query, n, mask) if mode != "lexical" else {}
-        lexical_top = [int(i) for i in top_stable(lexical, n) if np.isfinite(lexical[i])]
+        found = self.candidates(query, k, mask, mode)
         if mode == "lexical":
-            order = [(self.lexical.ids[i], float(lexical[i])) for i in lexical_top if lexical[i] > 0]
-            return self._hits(order[:k], {}, {cid: s for cid, s in order})
-        lexical_scores = {self.lexical.ids[i]: float(lexical[i]) for i in lexical_top}
+            order = [(cid, score) for cid, score in found.lexical.items() if score > 0]
+            return self._hits(order[:k], {}, dict(order))
         if mode == "dense":
-            order = sorted(dense.items(), key=lambda p: -p[1])
-            return self._hits(order[:k], dense, {})
-        for cid in dense:
+            order = sorted(found.dense.items(), key=lambda p: -p[1])
+            return self._hits(order[:k], found.dense, {})
+        self.complete(query, found)
+        fused = self._contents_last(self.fuse(found.dense, found.lexical, query))
+        return self._hits(fused[:k], found.dense, found.lexical)
+
+    def candidates(self, query: str, k: int, mask: np.ndarray, mode: str = "hybrid") -> Candidates:
+        """Step 1: the top ``Fusion.candidates`` dense and BM25 passages inside the filter ``mask``."""
+        n = min(max(self.fusion.candidates, k), int(mask.sum()))
+        bm25 = np.where(mask, self.lexical.scores(query), -np.inf)
+        dense = self._dense(query, n, mask) if mode != "lexical" else {}
+        top = [int(i) for i in top_stable(bm25, n) if np.isfinite(bm25[i])]
+        return Candidates(dense, {self.lexical.ids[i]: float(bm25[i]) for i in top}, bm25)
+
+    def complete(self, query: str, found: Candidates) -> None:
+        """Step 2: give every candidate both scores: the exact BM25 of a dense candidate, the cosine of
+        a lexical one (from the vectors in memory, or from Chroma on the HNSW path)."""
+        for cid in found.dense:
             row = self.lexical.row(cid)
-            if cid not in lexical_scores and row is not None:
-                lexical_scores[cid] = max(0.0, float(lexical[row]))
-        missing = [cid for cid in lexical_scores if cid not in dense]
+            if cid not in found.lexical and row is not None:
+                found.lexical[cid] = max(0.0, float(found.bm25[row]))
+        missing = [cid for cid in found.lexical if cid not in found.dense]
         if missing:
-            vector = self.query_vector(query)
-            if self._matrix is not None:
-                rows = [self.lexical.row(cid) for cid in missing]
-                values = self._matrix[[r for r in rows if r is not None]] @ vector
-                dense.update(
-                    zip(
-                        [c for c, r in zip(missing, rows, strict=True) if r is not None],
-                        map(float, values),
-                        strict=True,
-                    )
-                )
-            else:
-                for cid, emb in self.store.embeddings(missing).items():
-                    dense[cid] = float(emb @ vector)
-        return self._hits(self._contents_last(self._fuse(dense, lexical_scores, query))[:k], dense, lexical_scores)
+            found.dense.update(self._cosines(query, missing))
+
+    def _cosines(self, query: str, chunk_ids: list[str]) -> dict[str, float]:
+        """The cosine of the query with each of ``chunk_ids``."""
+        vector = self.query_vector(query)
+        if self._matrix is None:
+            return {cid: float(emb @ vector) for cid, emb in self.store.embeddings(chunk_ids).items()}
+        pairs = [(cid, row) for cid, row in ((c, self.lexical.row(c)) for c in chunk_ids) if row is not None]
+        values = self._matrix[[row for _, row in pairs]] @ vector
+        return {cid: float(value) for (cid, _), value in zip(pairs, values, strict=True)}
 
     def _contents_last(self, order: list[tuple[str, float]]) -> list[tuple[str, float]]:
         """Contents pages after every other passage, each group in its fused order."""
@@ -219,7 +234,8 @@ class Retriever:
             self._pair_cache[chunk_id] = pairs
         return pairs
 
-    def _fuse(self, dense: dict[str, float], lexical: dict[str, float], query: str) -> list[tuple[str, float]]:
+    def fuse(self, dense: dict[str, float], lexical: dict[str, float], query: str) -> list[tuple[str, float]]:
+        """Step 3: one score per candidate (``Fusion.method``), best first; see ``Fusion``."""
         f = self.fusion
         ids = list(dict.fromkeys([*dense, *lexical]))
         d = np.array([dense.get(i, 0.0) for i in ids])
