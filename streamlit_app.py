@@ -38,6 +38,7 @@ from kb_app.service import (
     Chunk,
     Embedder,
     Fact,
+    Finding,
     IndexReport,
     KbError,
     KnowledgeBase,
@@ -199,18 +200,23 @@ def page_search(kb: KnowledgeBase) -> None:
     if len(query) > kb.settings.max_question_chars:
         st.warning(f"Sökningen är för lång. Korta den till högst {kb.settings.max_question_chars} tecken.")
         return
-    found = kb.find(query.strip(), k=10, doc_ids=[documents[t] for t in chosen] or None, kinds=KINDS[kinds])
-    if not found:
-        st.info("Inga stycken matchar sökningen. Prova andra ord eller ta bort filtren.")
-    for n, result in enumerate(found, start=1):
-        chunk = result.hit.chunk
+    result = kb.find(query.strip(), k=10, doc_ids=[documents[t] for t in chosen] or None, kinds=KINDS[kinds])
+    if not result.matches:
+        st.info("Inga stycken innehåller alla sökorden. Prova andra ord eller ta bort filtren.")
+    show_findings(result.matches, query, start=1)
+    if result.similar:
+        st.subheader("Liknande stycken", anchor=False)
+        st.caption("De här styckena innehåller inte alla sökord men handlar om något liknande.")
+        show_findings(result.similar, query, start=len(result.matches) + 1)
+
+
+def show_findings(findings: list[Finding], query: str, *, start: int) -> None:
+    for n, finding in enumerate(findings, start=start):
+        chunk = finding.chunk
         with st.container(border=True):
             st.markdown(f"**{n}.** {md_escape(chunk.location)}")
-            for paragraph in result.paragraphs:
-                st.markdown(mark_terms(paragraph.text, query))
-            if not result.paragraphs:
-                st.markdown(mark_terms(chunk.text, query))
-            st.markdown(f"[Permalänk till stycke {result.target}]({permalink(chunk.doc_id, result.target)})")
+            st.markdown(mark_terms(finding.text, query) if finding.exact else md_escape(finding.text))
+            st.markdown(f"[Permalänk till stycke {finding.paragraph}]({permalink(chunk.doc_id, finding.paragraph)})")
 
 
 # --- Introduktion ------------------------------------------------------------------------------

@@ -28,6 +28,7 @@ from pathlib import Path
 
 import numpy as np
 
+from kb_app import lists
 from kb_app.answer_features import (
     FEATURES,
     HOLDS,
@@ -39,7 +40,7 @@ from kb_app.answer_features import (
     question_features,
     question_type,
 )
-from kb_app.candidates import ITEM, PAIR, ROW, Candidate, build_candidates, split_units
+from kb_app.candidates import ITEM, LEAD_IN, PAIR, ROW, Candidate, build_candidates, split_units
 from kb_app.lexical import tokenize
 from kb_app.models import KIND_APPENDIX, Chunk, Hit
 from kb_app.ranker import Model, load_models
@@ -230,9 +231,26 @@ class Answerer:
             top = [c for c in scored.candidates if c.hit.rank == first and c.kind != PAIR] or scored.candidates
             dense = dict(zip(map(id, scored.candidates), scored.rows[:, FEATURES.index("dense")], strict=True))
             return self.compose(scored, [max(top, key=lambda c: dense[id(c)])], floor=True)
+        if scored.turn.kind == "yesno":
+            answer = self._from_list(scored)
+            if answer is not None:
+                return answer
         if self.policy.abstain and scored.confidence < self.threshold(scored.question):
             return Answer(question, ABSTAIN_TEXT, True, (), scored.hits, scored.turn.query, (), scored.confidence)
         return self.compose(scored, self.choose(scored))
+
+    def _from_list(self, scored: Scored) -> Answer | None:
+        """ "Är X med?" answered from a list: the row that names X, or that X is not in the list."""
+        asked = content_stems(scored.turn.question)
+        name, row, where = lists.membership(scored.turn.question, asked, scored.candidates, self.retriever.chunks)
+        if row is not None:
+            return self.compose(scored, [row])
+        if not name or where is None:
+            return None
+        title = lists.list_title(where)
+        text = f"Nej, {name} finns inte med i listan ”{title}”. [1]"
+        citation = Citation(1, where.hit.chunk, (title,))
+        return Answer(scored.turn.question, text, False, (citation,), scored.hits, scored.turn.query)
 
     def score(self, question: str, history: Sequence[str] = (), *, doc_ids: Sequence[str] | None = None) -> Scored:
         """Retrieve (from ``doc_ids`` only, when given), build candidates and score them with both models."""
@@ -268,9 +286,16 @@ class Answerer:
         return self._df.get(stem, 0) > 0
 
     def choose(self, scored: Scored) -> list[Candidate]:
-        """The best candidate, and a close second that does not overlap it (see ``choose``)."""
+        """The best candidate, and a close second that does not overlap it (see ``choose``).
+
+        A list question takes a list about what it asks for (kb_app.lists) over a best sentence."""
         ratio = self.policy.second_ratio or float(self.ranker.meta.get("second_ratio", 2.0))
-        return [scored.candidates[i] for i in choose(scored.candidates, scored.logits, ratio)]
+        chosen = [scored.candidates[i] for i in choose(scored.candidates, scored.logits, ratio)]
+        if scored.turn.kind == "list" and chosen[0].kind not in (ITEM, ROW, LEAD_IN):
+            pick = lists.pick_list(scored.candidates, scored.logits, content_stems(scored.turn.question))
+            if pick is not None:
+                return [scored.candidates[pick]]
+        return chosen
 
     def compose(self, scored: Scored, chosen: list[Candidate], *, floor: bool = False) -> Answer:
         """The answer text: quotes with [n] citations, the asked fact in bold, form fitted to the question."""
@@ -304,10 +329,12 @@ class Answerer:
         stated_negative = bool(_NEGATION.search(cand.text))
         return "Ja," if asked_negative == stated_negative else "Nej,"
 
-    @staticmethod
-    def _whole_list(cand: Candidate) -> str:
-        """For a list question: an item or row comes with its lead-in and every item of its list."""
-        if cand.kind not in (ITEM, ROW):
+    def _whole_list(self, cand: Candidate) -> str:
+        """For a list question: an item or row comes with its lead-in and every item of its list;
+        a table's rows come from every passage it was cut into."""
+        if cand.kind == ROW:
+            return "\n".join(f"- {row}" for row in lists.whole_table(cand, self.retriever.chunks))
+        if cand.kind != ITEM:
             return cand.text
         units = split_units(cand.hit.chunk.text)
         start = cand.index

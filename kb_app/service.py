@@ -11,17 +11,17 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 
-from kb_app import generations, uploads
+from kb_app import finder, generations, uploads
 from kb_app.answer import Answer, Answerer, Citation, too_long_answer
 from kb_app.config import Settings
 from kb_app.embeddings import Embedder
 from kb_app.errors import IndexBusyError, IndexDamagedError, KbError
 from kb_app.feedback import FeedbackStore
+from kb_app.finder import FinderResult, Finding
 from kb_app.indexing import IndexReport, Progress, damage, index_corpus, index_exists, index_version, read_status
 from kb_app.library import Library, Paragraph
 from kb_app.models import KIND_APPENDIX, KIND_REPORT, Chunk, Hit
 from kb_app.onboarding import SUGGESTED_QUESTIONS, Fact, introduction
-from kb_app.presentation import term_spans
 from kb_app.retrieval import Retriever
 from kb_app.uploads import SavedUpload
 
@@ -36,7 +36,8 @@ __all__ = [
     "DocumentsOverview",
     "Embedder",
     "Fact",
-    "Found",
+    "FinderResult",
+    "Finding",
     "Hit",
     "IndexReport",
     "IndexStatus",
@@ -86,15 +87,6 @@ class DocumentsOverview:
     documents: tuple[DocumentRow, ...]
     missing_appendices: dict[int, str]
     failed: tuple[str, ...]  # one Swedish message per file that could not be indexed
-
-
-@dataclass(frozen=True)
-class Found:
-    """A finder result: the hit, its own paragraphs, and the paragraph a permalink should open."""
-
-    hit: Hit
-    paragraphs: tuple[Paragraph, ...]
-    target: int  # the paragraph with the most matched words (the chunk's first when none is saved)
 
 
 def load_model(settings: Settings) -> Embedder:
@@ -184,6 +176,12 @@ class KnowledgeBase:
 
     # --- answers and search -----------------------------------------------------------------
 
+    def find(
+        self, query: str, *, k: int = 10, doc_ids: list[str] | None = None, kinds: list[str] | None = None
+    ) -> FinderResult:
+        """The paragraph finder: paragraphs that contain the words, then similar ones; see kb_app.finder."""
+        return finder.find(self.retriever, self.library, query, k=k, doc_ids=doc_ids, kinds=kinds)
+
     def ask(self, question: str, history: list[str] | tuple[str, ...] = ()) -> Answer:
         """A Swedish answer with citations, or an abstention; see ``Answerer.ask``.
 
@@ -205,17 +203,6 @@ class KnowledgeBase:
     ) -> list[Hit]:
         """Hybrid search; see ``Retriever.search``."""
         return self.retriever.search(query, k=k or self.settings.top_k, doc_ids=doc_ids, kinds=kinds)
-
-    def find(
-        self, query: str, *, k: int = 10, doc_ids: list[str] | None = None, kinds: list[str] | None = None
-    ) -> list[Found]:
-        """The paragraph finder: the best passages as whole paragraphs, each with a permalink target."""
-        found = []
-        for hit in self.search(query, k=k, doc_ids=doc_ids, kinds=kinds):
-            paragraphs = tuple(p for p, inside in self.context(hit.chunk, radius=0) if inside)
-            best = max(paragraphs, key=lambda p: len(term_spans(p.text, query)), default=None)
-            found.append(Found(hit, paragraphs, best.n if best else hit.chunk.paragraph))
-        return found
 
     def introduction(self) -> list[Fact]:
         """The introduction for new partner staff, answered from this index."""

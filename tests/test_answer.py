@@ -225,6 +225,13 @@ def test_mixed_corpus_keeps_report_answers_and_cites_pdf_pages(
     citation = answer.citations[0].chunk
     assert citation.doc_id == "nfs_2007_10_inventering_stora_rovdjur.pdf"
     assert citation.page == 3 and "faunakriminalitet" in answer.text
+    # contents lines are never quoted: the dev set and the held-out PDF questions over this corpus
+    questions = read_jsonl(SHARED / "eval" / "dev.jsonl") + read_jsonl(REPO / "bench" / "data" / "heldout_pdfs.jsonl")
+    assert len(questions) >= 60
+    for q in questions:
+        answer = kb.ask(q["question"], q.get("history", []))
+        assert not re.search(r"(\.\s*){4,}", answer.text), (q["id"], answer.text)
+        assert all(c.chunk.role != "contents" for c in answer.citations), q["id"]
 
 
 @pytest.mark.slow

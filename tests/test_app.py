@@ -93,6 +93,7 @@ def test_finder_returns_the_paragraph_and_its_permalink_opens_it(make_app: MakeA
     at.text_input(key="finder").input('"The Capital of Scandinavia"').run()
     shown = _markdown(at)
     assert ":blue-background[The Capital of Scandinavia]" in shown
+    assert "Liknande stycken" in [h.value for h in at.subheader]  # paragraphs without the phrase come apart
     links = [m.value for m in at.markdown if m.value.startswith("[Permalänk till stycke")]
     assert links, "every result carries a permalink"
     target = links[0].split("stycke=")[1].rstrip(")")
@@ -108,7 +109,9 @@ def test_finder_filters_by_kind(make_app: MakeApp) -> None:
     at = make_app(vy="Sök i dokumenten")
     at.radio[0].set_value("Bilagorna").run()
     at.text_input(key="finder").input("budget").run()
-    assert [i.value for i in at.info] == ["Inga stycken matchar sökningen. Prova andra ord eller ta bort filtren."]
+    assert [i.value for i in at.info] == [
+        "Inga stycken innehåller alla sökorden. Prova andra ord eller ta bort filtren."
+    ]
     at.radio[0].set_value("Rapporten").run()
     assert "budget" in _plain(_markdown(at)).lower() and not at.info
 

@@ -193,6 +193,25 @@ def test_permalink_from_finder_opens_highlighted_paragraph(page: object, server:
     shot(page, "4-dokument-permalank")
 
 
+def test_finder_lists_matches_first_and_similar_paragraphs_apart(page: object, server: str) -> None:
+    page.goto(f"{server}/?vy=S%C3%B6k+i+dokumenten")  # type: ignore[attr-defined]
+    box = page.get_by_role("textbox", name="Sök i dokumenten")  # type: ignore[attr-defined]
+    box.fill("Scandinavia")
+    box.press("Enter")
+    heading = page.get_by_role("heading", name="Liknande stycken")  # type: ignore[attr-defined]
+    heading.wait_for()
+    settle(page)
+    shot(page, "3b-sok-liknande-stycken")
+    split = heading.bounding_box()["y"]
+    texts = page.get_by_test_id("stMarkdown").all()  # type: ignore[attr-defined]
+    above = [t.inner_text() for t in texts if 0 < t.bounding_box()["y"] < split]
+    below = [t.inner_text() for t in texts if t.bounding_box()["y"] > split]
+    assert any("Scandinavia" in t for t in above)  # the matches, with the word marked
+    assert page.locator("span").filter(has_text="Scandinavia").count() >= 1  # type: ignore[attr-defined]
+    assert any(t.startswith("Permalänk") for t in below)  # similar paragraphs follow, each with a link
+    assert not any("Scandinavia" in t for t in below)  # found by meaning alone: never passed as a match
+
+
 def test_suggested_question_on_onboarding_is_asked(page: object, server: str) -> None:
     page.goto(f"{server}/?vy=Introduktion")  # type: ignore[attr-defined]
     page.get_by_text("norra Europas ledande tillväxtregion").first.wait_for()  # type: ignore[attr-defined]

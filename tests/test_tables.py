@@ -2,15 +2,24 @@
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import pytest
 
 from kb_app import doc_fixtures, fidelity
+from kb_app.answer import Answer
 from kb_app.blocks import table_rows
+from kb_app.config import Settings
 from kb_app.documents import read_document
+from kb_app.embeddings import Embedder
+from kb_app.finder import contains
+from kb_app.indexing import index_corpus
 from kb_app.models import Document
 from kb_app.pdf_tables import find_tables
+from kb_app.service import KnowledgeBase
+
+from .conftest import MODEL_CACHE, REPO
 
 SHARED_PDFS = Path(__file__).resolve().parents[2] / "shared" / "datasets" / "pdfs"
 
@@ -125,3 +134,75 @@ def test_shared_pdfs_contents_lines_are_marked(tmp_path: Path) -> None:
     assert contents and {b.page for b in contents} <= {2, 3}
     leaders = [b for b in document.blocks if b.kind != "contents" and "......" in b.text]
     assert not leaders
+
+
+@pytest.fixture(scope="module")
+def appendix_kb(tmp_path_factory: pytest.TempPathFactory, embedder: Embedder) -> KnowledgeBase:
+    """The shipped report plus the three fictional appendices, indexed once."""
+    root = tmp_path_factory.mktemp("appendices")
+    shutil.copytree(REPO / "corpus", root / "corpus")
+    doc_fixtures.write_fixtures(root / "corpus")
+    settings = Settings(corpus_dir=root / "corpus", index_dir=root / "index", model_cache=MODEL_CACHE)
+    index_corpus(settings, embedder=embedder)
+    return KnowledgeBase(settings, embedder=embedder)
+
+
+def _cited(answer: Answer) -> tuple[str, int | None]:
+    chunk = answer.citations[0].chunk
+    return chunk.doc_id, chunk.page
+
+
+def test_a_budget_row_gives_that_rows_amount(appendix_kb: KnowledgeBase) -> None:
+    answer = appendix_kb.ask("Hur mycket är budgeten för kompetensförsörjning 2007?")
+    assert "Kompetensförsörjning — Budget 2007 (tkr): 600" in answer.text
+    assert len(answer.text) < 250  # the row, not the whole table
+    assert _cited(answer) == ("Bilaga 2 Fiktivt program.pdf", 3)
+
+
+def test_the_tables_total_gives_the_total(appendix_kb: KnowledgeBase) -> None:
+    answer = appendix_kb.ask("Vad är den totala budgeten för 2007 i verksamhetsprogrammet?")
+    assert (
+        answer.text.startswith("Totalt — Budget 2007 (tkr): 13 000")
+        or "Totalt — Budget 2007 (tkr): 13 000" in answer.text
+    )
+    assert _cited(answer) == ("Bilaga 2 Fiktivt program.pdf", 3)
+
+
+def test_a_member_list_question_gives_the_whole_list(appendix_kb: KnowledgeBase) -> None:
+    answer = appendix_kb.ask("Vilka kommuner är medlemmar?")
+    assert all(name in answer.text for name in doc_fixtures.MUNICIPALITIES)  # both pages of the table
+    assert _cited(answer)[0] == "Bilaga 1 Fiktiva medlemmar.pdf"
+
+
+def test_is_x_in_the_list(appendix_kb: KnowledgeBase) -> None:
+    answer = appendix_kb.ask("Är Ekby med?")
+    assert answer.text.startswith("Ja,") and "Västmyra län — Kommun: Ekby" in answer.text
+    assert _cited(answer) == ("Bilaga 1 Fiktiva medlemmar.pdf", 2)
+    answer = appendix_kb.ask("Är Göteborg med?")
+    assert answer.text.startswith("Nej, Göteborg finns inte med i listan")
+    assert _cited(answer)[0] == "Bilaga 1 Fiktiva medlemmar.pdf"
+
+
+def test_contents_pages_rank_last_and_are_never_quoted(appendix_kb: KnowledgeBase) -> None:
+    hits = appendix_kb.search("Investeringsfrämjande verksamhet Marknadsföring Mässor Nätverk", k=100)
+    roles = [h.chunk.role for h in hits]
+    assert roles[-1] == "contents" and roles.count("contents") == 1  # every word matches, yet it comes last
+    answer = appendix_kb.ask("Vilka avsnitt har verksamhetsprogrammet?")
+    assert "....." not in answer.text
+
+
+def test_finder_shows_the_matching_row_first_and_similar_apart(appendix_kb: KnowledgeBase) -> None:
+    result = appendix_kb.find("Dalåker")
+    first = result.matches[0]
+    assert first.text == "Västmyra län — Kommun: Dalåker"  # the row with its headers, not the whole table
+    assert first.chunk.doc_id == "Bilaga 1 Fiktiva medlemmar.pdf" and first.chunk.page == 2
+    assert all(contains(f.text, "Dalåker") for f in result.matches)
+    assert result.similar and not any("Dalåker" in f.text for f in result.similar)
+    phrase = appendix_kb.find('"tre påhittade mässor"')
+    assert [f.text for f in phrase.matches] == ["Partnerskapet deltar i tre påhittade mässor under året."]
+
+
+def test_contains_needs_every_word_and_the_phrase() -> None:
+    assert contains("Budgeten fördelas på verksamheterna", "budget verksamhet")
+    assert not contains("Budgeten fördelas", "budget verksamhet")
+    assert contains("Investera i Stockholm nu", '"i Stockholm"') and not contains("Stockholms län", '"i Stockholm"')
