@@ -16,6 +16,8 @@ library is imported; only the boundaries (indexer, CLI, UI) catch ``KbError``.
 
 from __future__ import annotations
 
+DAMAGED = "Indexet är skadat: kör python -m indexer"  # how every IndexDamagedError message begins
+
 
 class KbError(Exception):
     """Base class of every error this package raises on purpose."""
@@ -48,7 +50,8 @@ class IndexMissingError(KbError):
 class IndexDamagedError(KbError):
     """Raised when the published index is damaged and this process cannot rebuild it.
 
-    The message always reads "Indexet är skadat (…): kör python -m indexer".
+    The message always begins with ``DAMAGED`` ("Indexet är skadat: kör python -m indexer"), then
+    says in brackets what is damaged.
     """
 
 

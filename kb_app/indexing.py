@@ -399,8 +399,9 @@ def _write_read_files(
 def damage(settings: Settings, generation: Path) -> str:
     """What is damaged in a finished generation, in Swedish, or "" when it is intact.
 
-    Cheap checks only (nothing is loaded into memory): the status file, the BM25 ids, and the row
-    count of the embedded Chroma database, read-only, against the number of chunks.
+    Cheap checks only (nothing is loaded into memory): the status file, the BM25 ids, the served
+    vectors' header and last chunk record, and the row count of the embedded Chroma database,
+    read-only, against the number of chunks.
     """
     status = _status_at(generation)
     chunks = status.get("chunks")
@@ -414,6 +415,9 @@ def damage(settings: Settings, generation: Path) -> str:
         return "ordindexet (BM25) stämmer inte med avsnitten"
     if settings.chroma_host:
         return ""
+    served = _served_damage(generation, chunks)
+    if served:
+        return served
     database = generation / "chroma" / "chroma.sqlite3"
     try:
         with closing(sqlite3.connect(f"file:{database}?mode=ro", uri=True)) as connection:
@@ -421,6 +425,25 @@ def damage(settings: Settings, generation: Path) -> str:
     except sqlite3.Error as exc:
         return f"vektordatabasen är skadad ({exc})"
     return "" if rows == chunks else f"vektordatabasen har {rows} avsnitt men indexet {chunks}"
+
+
+def _served_damage(generation: Path, chunks: int) -> str:
+    """What is wrong with the files readers serve from (``served/``), cheaply: the vector file's header
+    and the last chunk record. A generation made before these files existed has none, which is fine."""
+    folder = generation / SERVED
+    if not folder.exists():
+        return ""
+    try:
+        rows = np.load(folder / "vectors.npy", mmap_mode="r").shape[0]
+        with (folder / "chunks.jsonl").open("rb") as handle:
+            handle.seek(max(0, (folder / "chunks.jsonl").stat().st_size - 1_000_000))
+            last = handle.read().decode("utf-8", errors="strict").rstrip("\n").rsplit("\n", 1)[-1]
+        complete = chunks == 0 or "chunk_id" in json.loads(last)
+    except (OSError, ValueError, IndexError, TypeError):
+        return "avsnittsfilerna (served/) saknas eller är skadade"
+    if rows != chunks or not complete:
+        return f"avsnittsfilerna (served/) har {rows} vektorer men indexet {chunks} avsnitt"
+    return ""
 
 
 def _drop_collection(settings: Settings) -> None:

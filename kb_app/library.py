@@ -14,7 +14,7 @@ from pathlib import Path
 
 from kb_app.config import Settings
 from kb_app.documents import load_catalog, read_document
-from kb_app.errors import CorpusError, IndexDamagedError
+from kb_app.errors import DAMAGED, CorpusError, IndexDamagedError
 from kb_app.models import Chunk, Document, format_location
 
 FOLDER = "documents"
@@ -114,6 +114,4 @@ def _read_paragraphs(path: Path, doc_id: str) -> tuple[Paragraph, ...]:
             for p in raw["paragraphs"]
         )
     except (OSError, ValueError, KeyError, TypeError) as exc:
-        raise IndexDamagedError(
-            f"Indexet är skadat (styckena för {doc_id} i {path.name} går inte att läsa: {exc}): kör python -m indexer"
-        ) from exc
+        raise IndexDamagedError(f"{DAMAGED}. (Styckena för {doc_id} i {path} går inte att läsa: {exc}.)") from exc

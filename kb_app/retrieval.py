@@ -19,9 +19,10 @@ import numpy as np
 from kb_app import generations
 from kb_app.config import Settings
 from kb_app.embeddings import Embedder
-from kb_app.errors import IndexMissingError
+from kb_app.errors import DAMAGED, IndexDamagedError, IndexMissingError
 from kb_app.lexical import LexicalIndex, tokenize
 from kb_app.models import Hit
+from kb_app.snapshot import FOLDER as SERVED
 from kb_app.snapshot import load_snapshot
 from kb_app.store import VectorStore
 
@@ -80,6 +81,8 @@ class Retriever:
         self.embedder = embedder or Embedder(settings)
         self.fusion = fusion or Fusion()
         snapshot = None if settings.chroma_host else load_snapshot(settings.index_dir)
+        if snapshot is None and not settings.chroma_host and (settings.index_dir / SERVED).exists():
+            raise IndexDamagedError(f"{DAMAGED}. (Avsnittsfilerna i {settings.index_dir / SERVED} går inte att läsa.)")
         self._store: VectorStore | None = None if snapshot is not None else VectorStore(settings)
         self.chunks = snapshot[0] if snapshot is not None else self.store.chunks()
         if not self.chunks:

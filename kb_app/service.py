@@ -15,7 +15,7 @@ from kb_app import finder, generations, uploads
 from kb_app.answer import Answer, Answerer, Citation, too_long_answer
 from kb_app.config import Settings
 from kb_app.embeddings import Embedder
-from kb_app.errors import IndexBusyError, IndexDamagedError, KbError
+from kb_app.errors import DAMAGED, IndexBusyError, IndexDamagedError, KbError
 from kb_app.feedback import FeedbackStore
 from kb_app.finder import FinderResult, Finding
 from kb_app.indexing import IndexReport, Progress, damage, index_corpus, index_exists, index_version, read_status
@@ -123,7 +123,7 @@ def build_index(
     except KbError as exc:
         if not problem:
             raise
-        raise IndexDamagedError(f"Indexet är skadat ({problem}): kör python -m indexer. ({exc})") from exc
+        raise IndexDamagedError(f"{DAMAGED}. ({problem}; indexet gick inte att bygga om härifrån: {exc})") from exc
 
 
 def _damage(settings: Settings) -> str:

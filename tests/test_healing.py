@@ -38,8 +38,19 @@ def _empty_chroma(settings: Settings) -> None:
     (_current(settings) / "chroma" / "chroma.sqlite3").write_bytes(b"")
 
 
+def _truncated_vectors(settings: Settings) -> None:
+    vectors = _current(settings) / "served" / "vectors.npy"
+    vectors.write_bytes(vectors.read_bytes()[:100])
+
+
+def _garbage_chunks(settings: Settings) -> None:
+    (_current(settings) / "served" / "chunks.jsonl").write_text("skräp\n", encoding="utf-8")
+
+
 @pytest.mark.slow
-@pytest.mark.parametrize("harm", [_bad_pointer, _bad_bm25, _truncated_chroma, _empty_chroma])
+@pytest.mark.parametrize(
+    "harm", [_bad_pointer, _bad_bm25, _truncated_chroma, _empty_chroma, _truncated_vectors, _garbage_chunks]
+)
 def test_damaged_index_is_detected_and_rebuilt_on_the_next_run(
     report_corpus: Settings, embedder: Embedder, harm: Callable[[Settings], None]
 ) -> None:
@@ -141,3 +152,121 @@ def test_a_read_only_index_is_served_without_writing(report_corpus: Settings, em
     assert "4 kronor" in done.stdout
     after = {p: p.stat().st_mtime_ns for p in report_corpus.index_dir.rglob("*") if p.is_file()}
     assert after == before
+
+
+def _read_only_env(settings: Settings) -> dict[str, str]:
+    import os
+
+    return {
+        **os.environ,
+        "KB_CORPUS_DIR": str(settings.corpus_dir),
+        "KB_INDEX_DIR": str(settings.index_dir),
+        "KB_MODEL_CACHE": str(settings.model_cache),
+    }
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("harm", [_truncated_chroma, _bad_pointer, _garbage_chunks])
+def test_ask_on_a_damaged_read_only_index_says_so_in_one_line(
+    report_corpus: Settings, embedder: Embedder, harm: Callable[[Settings], None]
+) -> None:
+    """A reader that cannot rebuild the damaged index (here: a read-only folder) shows one Swedish
+    message that says what to run, and no traceback."""
+    import os
+    import stat
+    import subprocess
+    import sys
+
+    from kb_app.errors import DAMAGED
+
+    from .conftest import REPO
+
+    index_corpus(report_corpus, embedder=embedder)
+    harm(report_corpus)
+    paths = [report_corpus.index_dir, *report_corpus.index_dir.rglob("*")]
+    for path in paths:
+        path.chmod(path.stat().st_mode & ~(stat.S_IWUSR | stat.S_IWGRP | stat.S_IWOTH))
+    command = [sys.executable, "-m", "kb_app", "ask", "Hur mycket betalar varje kommun?"]
+    if os.geteuid() == 0:  # root ignores file modes unless it gives up the capability
+        drop = "-dac_override,-dac_read_search"
+        command = ["setpriv", f"--inh-caps={drop}", f"--bounding-set={drop}", *command]
+    try:
+        done = subprocess.run(
+            command, cwd=REPO, env=_read_only_env(report_corpus), capture_output=True, text=True, timeout=300
+        )
+    finally:
+        for path in paths:
+            path.chmod(path.stat().st_mode | stat.S_IWUSR)
+    assert done.returncode == 3, done.stderr
+    assert done.stderr.startswith(f"Fel: {DAMAGED}.") and "Traceback" not in done.stderr
+    assert len(done.stderr.strip().splitlines()) == 1
+
+
+@pytest.fixture
+def read_only_mount(tmp_path: Path):  # type: ignore[no-untyped-def]
+    """Bind-mount a folder read-only over itself (root only); skipped where mounting is not allowed."""
+    import subprocess
+
+    mounted: list[Path] = []
+
+    def mount(folder: Path) -> None:
+        for args in (["--bind", str(folder), str(folder)], ["-o", "remount,bind,ro", str(folder)]):
+            done = subprocess.run(["mount", *args], capture_output=True, text=True)
+            if done.returncode != 0:
+                if mounted:
+                    subprocess.run(["umount", str(folder)], capture_output=True)
+                pytest.skip(f"en skrivskyddad bind-montering är inte tillåten här: {done.stderr.strip()}")
+            if args[0] == "--bind":
+                mounted.append(folder)
+
+    yield mount
+    for folder in mounted:
+        subprocess.run(["umount", str(folder)], capture_output=True)
+
+
+@pytest.mark.slow
+def test_the_app_shows_the_damaged_index_message_instead_of_a_traceback(
+    monkeypatch: pytest.MonkeyPatch, report_corpus: Settings, embedder: Embedder, read_only_mount
+) -> None:  # type: ignore[no-untyped-def]
+    from streamlit.testing.v1 import AppTest
+
+    from kb_app.errors import DAMAGED
+
+    from .conftest import REPO
+
+    index_corpus(report_corpus, embedder=embedder)
+    _truncated_chroma(report_corpus)
+    read_only_mount(report_corpus.index_dir)
+    for key, value in _read_only_env(report_corpus).items():
+        if key.startswith("KB_"):
+            monkeypatch.setenv(key, value)
+    at = AppTest.from_file(str(REPO / "streamlit_app.py"), default_timeout=180)
+    at.run()
+    assert not at.exception
+    shown = [e.value.replace("\\", "") for e in at.error]
+    assert len(shown) == 1 and shown[0].startswith(DAMAGED), shown
+
+
+@pytest.mark.slow
+def test_the_app_shows_the_message_when_a_document_file_is_damaged(
+    monkeypatch: pytest.MonkeyPatch, report_corpus: Settings, embedder: Embedder
+) -> None:
+    """Damage the cheap check cannot see (a paragraphs file) still gives the message, not a traceback."""
+    from streamlit.testing.v1 import AppTest
+
+    from kb_app.errors import DAMAGED
+
+    from .conftest import REPO
+
+    index_corpus(report_corpus, embedder=embedder)
+    for saved in (_current(report_corpus) / "documents").glob("*.json"):
+        saved.write_text("{skräp", encoding="utf-8")
+    for key, value in _read_only_env(report_corpus).items():
+        if key.startswith("KB_"):
+            monkeypatch.setenv(key, value)
+    at = AppTest.from_file(str(REPO / "streamlit_app.py"), default_timeout=180)
+    at.query_params["vy"] = "Dokument"
+    at.run()
+    assert not at.exception
+    shown = [e.value.replace("\\", "") for e in at.error]
+    assert len(shown) == 1 and shown[0].startswith(DAMAGED), shown
