@@ -1,4 +1,4 @@
-"""Benchmarks: ``python -m bench quick|all|latency|quality|indexing|scale|memory``.
+"""Benchmarks: ``python -m bench quick|all|latency|cold|quality|indexing|scale|memory|load``.
 
 ``all`` runs everything in one process and writes ``docs/benchmarks.md``; the others print JSON.
 Nothing here asserts on time: shared machines vary, so every comparison is made in the same run.
@@ -11,6 +11,7 @@ import json
 import logging
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -50,12 +51,14 @@ def run_all(
     settings: Settings, *, limit: int | None, sizes: tuple[int, ...], only: set[str] | None = None
 ) -> dict[str, Any]:
     embedder = Embedder(settings)
+    torch_embedder = Embedder(replace(settings, embedding_engine="torch"))  # the same model in PyTorch
     results: dict[str, Any] = {"machine": machine()}
     steps = [
-        ("latency", lambda: perf.latency(_kb(settings, embedder), rounds=5)),
+        ("latency", lambda: perf.latency(_kb(settings, embedder), rounds=5, torch_embedder=torch_embedder)),
+        ("cold", lambda: perf.cold_start(settings, _kb(settings, embedder).settings)),
         ("reindex", lambda: perf.reindex_unchanged(settings, embedder)),
-        ("quality", lambda: quality.run(embedder, settings, limit=limit)),
-        ("indexing", lambda: perf.indexing(settings, embedder)),
+        ("quality", lambda: quality.run(embedder, settings, limit=limit, torch_embedder=torch_embedder)),
+        ("indexing", lambda: perf.indexing_engines(settings, embedder, torch_embedder)),
         ("scale", lambda: perf.scale(settings, embedder, sizes)),
         ("memory", lambda: perf.memory_and_startup(settings)),
         ("load", lambda: perf.load(_kb(settings, embedder), settings)),
@@ -72,7 +75,8 @@ def run_all(
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench")
     parser.add_argument(
-        "what", choices=["quick", "all", "report", "latency", "quality", "indexing", "scale", "memory", "load"]
+        "what",
+        choices=["quick", "all", "report", "latency", "cold", "quality", "indexing", "scale", "memory", "load"],
     )
     parser.add_argument("--rounds", type=int, default=5, help="latency: passes over the dev questions")
     parser.add_argument("--limit", type=int, help="quality: only the first N benchmark questions")
@@ -114,6 +118,7 @@ def main(argv: list[str] | None = None) -> int:
         "indexing": lambda: perf.indexing(settings, embedder),
         "scale": lambda: perf.scale(settings, embedder, sizes),
         "memory": lambda: perf.memory_and_startup(settings),
+        "cold": lambda: perf.cold_start(settings, _kb(settings, embedder).settings),
         "load": lambda: perf.load(_kb(settings, embedder), settings),
     }
     print(json.dumps(single[args.what](), indent=2, ensure_ascii=False))

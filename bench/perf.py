@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -31,31 +32,33 @@ def shipped_settings(settings: Settings, root: Path) -> Settings:
     return replace(settings, corpus_dir=REPO / "corpus", index_dir=root / "index", collection="bench")
 
 
-def latency(kb: KnowledgeBase, rounds: int) -> dict[str, Any]:
+def latency(kb: KnowledgeBase, rounds: int, *, torch_embedder: Embedder | None = None) -> dict[str, Any]:
     """Warm floor (bare query embedding), retrieval and answer latency on the dev questions.
 
-    Separate passes, so no timing profits from the retriever's cache of the last query vector.
+    Separate passes, so no timing profits from the retriever's cache of the last query vector. With
+    ``torch_embedder``, also a bare query embedding of the same model in sentence-transformers
+    (PyTorch), in the same process: the cost of a query before ONNX Runtime.
     """
     questions = read_jsonl(DEV)
     for q in questions:  # warm-up
         kb.ask(q["question"], q.get("history") or [])
-    floor: list[float] = []
-    retrieval: list[float] = []
-    answer: list[float] = []
+        if torch_embedder is not None:
+            torch_embedder.embed_query(q["question"])
+    times: dict[str, list[float]] = {"floor": [], "retrieval": [], "answer": [], "torch_floor": []}
     for _ in range(rounds):
         for q in questions:
-            timed(lambda q=q: kb.embedder.embed_query(q["question"]), floor)
+            timed(lambda q=q: kb.embedder.embed_query(q["question"]), times["floor"])
         for q in questions:
-            timed(lambda q=q: kb.search(q["question"]), retrieval)
+            timed(lambda q=q: kb.search(q["question"]), times["retrieval"])
         for q in questions:
-            timed(lambda q=q: kb.ask(q["question"], q.get("history") or []), answer)
-    result: dict[str, Any] = {
-        "floor": distribution(floor),
-        "retrieval": distribution(retrieval),
-        "answer": distribution(answer),
-    }
+            timed(lambda q=q: kb.ask(q["question"], q.get("history") or []), times["answer"])
+        for q in questions if torch_embedder is not None else []:
+            timed(lambda q=q, e=torch_embedder: e.embed_query(q["question"]), times["torch_floor"])
+    result: dict[str, Any] = {name: distribution(values) for name, values in times.items() if values}
     result["ratio"] = round(result["answer"]["p95"] / result["floor"]["p50"], 2)
     result["target_ms"] = round(1.5 * result["floor"]["p50"] + 10, 1)
+    if "torch_floor" in result:
+        result["answer_vs_torch"] = round(result["answer"]["p50"] / result["torch_floor"]["p50"], 2)
     return result
 
 
@@ -120,6 +123,49 @@ def indexing(settings: Settings, embedder: Embedder) -> dict[str, Any]:
             "unchanged_s": round(t[0], 2),
             "unchanged_embedded": again.embedded,
         }
+
+
+def indexing_engines(settings: Settings, embedder: Embedder, torch_embedder: Embedder) -> dict[str, Any]:
+    """``indexing`` with ONNX Runtime (the default) and with PyTorch, one after the other in one run."""
+    onnx = indexing(settings, embedder)
+    torch = indexing(settings, torch_embedder)
+    onnx["torch"] = torch
+    onnx["vs_torch"] = round(onnx["pipeline_chunks_per_s"] / torch["pipeline_chunks_per_s"], 2)
+    return onnx
+
+
+COLD_QUESTION = "Vad är budgeten för 2007?"
+_TORCH_COLD = (
+    "from kb_app.config import Settings\n"
+    "from kb_app.embeddings import Embedder\n"
+    "Embedder(Settings.from_env()).embed_query({question!r})\n"
+)
+
+
+def cold_start(settings: Settings, index: Settings, runs: int = 3) -> dict[str, Any]:
+    """A cold ``python -m kb_app ask`` (interpreter, imports, model, index, answer) beside a cold load of
+    the same model in sentence-transformers that embeds one query; medians of ``runs``, peak RSS the largest."""
+    env = {
+        **os.environ,
+        "KB_CORPUS_DIR": str(index.corpus_dir),
+        "KB_INDEX_DIR": str(index.index_dir),
+        "KB_MODEL_CACHE": str(settings.model_cache.resolve()),
+        "KB_COLLECTION": index.collection,
+    }
+    ask = [_peak_rss_mb([sys.executable, "-m", "kb_app", "ask", COLD_QUESTION], env) for _ in range(runs)]
+    torch_env = {**env, "KB_EMBEDDING_ENGINE": "torch"}
+    script = _TORCH_COLD.format(question=COLD_QUESTION)
+    torch = [_peak_rss_mb([sys.executable, "-c", script], torch_env) for _ in range(runs)]
+    result = {
+        "ask_s": round(statistics.median(t for _, t, _ in ask), 2),
+        "ask_peak_mb": round(max(m for m, _, _ in ask)),
+        "ask_exit": max(c for _, _, c in ask),
+        "torch_s": round(statistics.median(t for _, t, _ in torch), 2),
+        "torch_peak_mb": round(max(m for m, _, _ in torch)),
+        "torch_exit": max(c for _, _, c in torch),
+    }
+    result["ratio"] = round(result["ask_s"] / result["torch_s"], 2)
+    return result
 
 
 def _real_chunks(settings: Settings, embedder: Embedder) -> tuple[list[Chunk], np.ndarray]:
@@ -195,18 +241,31 @@ def scale(settings: Settings, embedder: Embedder, sizes: tuple[int, ...], querie
     return results
 
 
+# Forks the command from a small, fresh interpreter: a child forked from this (large) process would
+# count this process's pages in its peak RSS until it execs.
+_LAUNCHER = (
+    "import os, sys\n"
+    "pid = os.fork()\n"
+    "if pid == 0:\n"
+    "    os.execv(sys.argv[1], sys.argv[2:])\n"
+    "_, status, usage = os.wait4(pid, 0)\n"
+    "print(usage.ru_maxrss, os.waitstatus_to_exitcode(status))\n"
+)
+
+
 def _peak_rss_mb(command: list[str], env: dict[str, str]) -> tuple[float, float, int]:
     """Run a command; its peak RSS in MB (from wait4), its wall time and its exit code."""
+    launcher = [sys.executable, "-c", _LAUNCHER, shutil.which(command[0]) or command[0], *command]
     started = time.perf_counter()
-    process = subprocess.Popen(command, cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    _, status, usage = os.wait4(process.pid, 0)
-    process.returncode = os.waitstatus_to_exitcode(status)
-    return usage.ru_maxrss / 1024, time.perf_counter() - started, process.returncode
+    done = subprocess.run(launcher, cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    elapsed = time.perf_counter() - started
+    peak_kb, code = done.stdout.split()[-2:]
+    return int(peak_kb) / 1024, elapsed, int(code)
 
 
-def memory_and_startup(settings: Settings) -> dict[str, Any]:
+def memory_and_startup(settings: Settings, runs: int = 3) -> dict[str, Any]:
     """Peak RSS of the indexer (five PDFs and the report, fresh index) and of the app, and the time
-    from ``streamlit run`` to the first answer in a browser with an existing index."""
+    from ``streamlit run`` to the first answer in a browser with an existing index (median of ``runs``)."""
     with tempfile.TemporaryDirectory(prefix="kb-bench-") as tmp:
         corpus = Path(tmp) / "corpus"
         shutil.copytree(REPO / "corpus", corpus)
@@ -222,11 +281,15 @@ def memory_and_startup(settings: Settings) -> dict[str, Any]:
         indexer_mb, indexer_s, code = _peak_rss_mb([sys.executable, "-m", "indexer"], env)
         result: dict[str, Any] = {"indexer_peak_mb": round(indexer_mb), "indexer_s": round(indexer_s, 1)}
         result["indexer_exit"] = code
-        result.update(_app_first_answer(env))
+        apps = [_app_first_answer(env, Path(tmp) / f"streamlit-{n}.log") for n in range(runs)]
+        result["app_first_answer_runs"] = [a["app_first_answer_s"] for a in apps]
+        result["app_first_answer_s"] = statistics.median(result["app_first_answer_runs"])
+        result["app_peak_mb"] = max(a["app_peak_mb"] for a in apps)
+        result["app_startup_line"] = apps[-1]["startup_line"]
         return result
 
 
-def _app_first_answer(env: dict[str, str]) -> dict[str, Any]:
+def _app_first_answer(env: dict[str, str], log: Path) -> dict[str, Any]:
     from playwright.sync_api import sync_playwright
 
     from tests.test_browser import CHROMIUM, CHROMIUM_ARGS, free_port
@@ -235,7 +298,8 @@ def _app_first_answer(env: dict[str, str]) -> dict[str, Any]:
     command = [sys.executable, "-m", "streamlit", "run", str(REPO / "streamlit_app.py"), "--server.port", str(port)]
     command += ["--server.headless", "true", "--browser.gatherUsageStats", "false"]
     started = time.perf_counter()
-    process = subprocess.Popen(command, cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    with log.open("w") as output:
+        process = subprocess.Popen(command, cwd=REPO, env=env, stdout=output, stderr=subprocess.STDOUT)
     try:
         with sync_playwright() as p:
             browser = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
@@ -258,7 +322,12 @@ def _app_first_answer(env: dict[str, str]) -> dict[str, Any]:
             browser.close()
         status = Path(f"/proc/{process.pid}/status").read_text()
         peak = next(int(line.split()[1]) for line in status.splitlines() if line.startswith("VmHWM"))
-        return {"app_first_answer_s": round(first_answer_s, 1), "app_peak_mb": round(peak / 1024)}
+        line = next((x for x in log.read_text().splitlines() if "Start:" in x), "")
+        return {
+            "app_first_answer_s": round(first_answer_s, 1),
+            "app_peak_mb": round(peak / 1024),
+            "startup_line": line.split("kb_app.ui: ")[-1],
+        }
     finally:
         process.terminate()
         process.wait(timeout=30)

@@ -19,7 +19,7 @@ import numpy as np
 
 from kb_app.config import DEFAULT_MODEL, Settings
 from kb_app.errors import ModelError
-from kb_app.onnx_engine import ONNX_FILE, OnnxEncoder, export_onnx, onnx_available
+from kb_app.onnx_engine import OnnxEncoder, export_onnx, is_exported, onnx_available
 
 ProgressFn = Callable[[int, int], None]
 
@@ -116,7 +116,7 @@ def _load(settings: Settings) -> Any:
 
         threadpool_limits(limits=1, user_api="blas")  # see below
         folder = ensure_converted(settings.model_cache)
-        if not (folder / ONNX_FILE).is_file():
+        if not is_exported(folder):
             _quiet_transformers()
             export_onnx(folder)
         return OnnxEncoder(folder)

@@ -1,25 +1,31 @@
-"""The bundled model served by ONNX Runtime and ``tokenizers``: no PyTorch when answering.
+"""The bundled model served by ONNX Runtime: no PyTorch when answering.
 
 ``export_onnx`` runs once, beside the converted sentence-transformers folder (kb_app.bundled_model):
-PyTorch's exporter writes the encoder with mean pooling and L2 normalisation built in, and the
+PyTorch's exporter writes the encoder with mean pooling and L2 normalisation built in, with the
+float32 weights in a separate, memory-mapped file, and the tokenizer's data for kb_app.unigram. The
 export is verified against PyTorch (cosine >= 0.9999 on Swedish probe texts and identical token
-ids) before it is renamed into place. ``OnnxEncoder`` then embeds with onnxruntime; it imports
-neither torch nor sentence-transformers. Any other model (``KB_EMBEDDING_MODEL``) runs in
-sentence-transformers as before.
+ids) before it is renamed into place. ``OnnxEncoder`` then embeds with onnxruntime and
+kb_app.unigram; it imports neither torch, sentence-transformers nor tokenizers. Any other model
+(``KB_EMBEDDING_MODEL``) runs in sentence-transformers as before.
 """
 
 from __future__ import annotations
 
 import os
+import shutil
+import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from kb_app import unigram
 from kb_app.errors import ModelError
 
-ONNX_FILE = "model.onnx"
+ONNX_FILE = "encoder.onnx"
+ONNX_DATA = "encoder.onnx.data"  # the weights, memory-mapped by onnxruntime
+_SINGLE_FILE = "model.onnx"  # the earlier export with the weights inside the graph (removed after a new export)
 PAD_ID = 1
 MAX_TOKENS = 512
 MIN_COSINE = 0.9999
@@ -29,6 +35,13 @@ PROBES = (
     "Stockholm – Mälardalenregionen för att utveckla det näringspolitiska samarbetet.",
     "passage: Arbetsgivaren ska se till att riskerna med kemiska ämnen i arbetsmiljön undersöks.",
     "query: What are the goals of the partnership for 2010?",
+)
+# Texts that exercise the tokenizer's edges: special tokens written out, control characters, runs of
+# spaces, characters with no piece, compatibility forms.
+TOKEN_PROBES = (
+    "passage: <s>Budget</s>  för\t2007:\x01 4 kr/inv.\u00a0½ ﬁnns 😀😀 龘  ",
+    "query:    ",
+    "<mask> Ｓtockholm\u200b–Mälardalen ①",
 )
 
 
@@ -41,15 +54,24 @@ def onnx_available() -> bool:
     return True
 
 
+def is_exported(folder: Path) -> bool:
+    """True when ``folder`` holds the finished export (graph, weights and tokenizer)."""
+    return all((folder / name).is_file() for name in (ONNX_FILE, ONNX_DATA, unigram.FILE))
+
+
 def export_onnx(folder: Path) -> Path:
     """Export the converted model in ``folder`` to ONNX once, verified against PyTorch (about 15 s).
+
+    The weights go to a file of their own (``encoder.onnx.data``), which onnxruntime memory-maps:
+    only the rows of the embedding table that a text uses are read into memory. The files are
+    written in a temporary folder and renamed into place, the graph last.
 
     Raises:
         ModelError: the export does not agree with PyTorch.
     """
-    target = folder / ONNX_FILE
-    if target.is_file():
-        return target
+    if is_exported(folder):
+        return folder / ONNX_FILE
+    import onnx
     import torch
     from transformers import AutoModel, AutoTokenizer
 
@@ -57,30 +79,39 @@ def export_onnx(folder: Path) -> Path:
     pooled = _pooled(torch, encoder)
     tokenizer = AutoTokenizer.from_pretrained(str(folder))
     batch = tokenizer(list(PROBES), padding=True, truncation=True, max_length=MAX_TOKENS, return_tensors="pt")
-    staging = folder / f".{ONNX_FILE}.{os.getpid()}.tmp"
+    staging = Path(tempfile.mkdtemp(prefix=".onnx-", dir=folder))
     try:
         with torch.no_grad():
             expected = pooled(batch["input_ids"], batch["attention_mask"]).numpy()
             torch.onnx.export(
                 pooled,
                 (batch["input_ids"], batch["attention_mask"]),
-                str(staging),
+                str(staging / "whole.onnx"),
                 input_names=["input_ids", "attention_mask"],
                 output_names=["embedding"],
                 dynamic_axes={"input_ids": {0: "batch", 1: "tokens"}, "attention_mask": {0: "batch", 1: "tokens"}},
                 opset_version=17,
                 dynamo=False,
             )
-        engine = OnnxEncoder(folder, model_file=staging)
-        got = engine.encode(list(PROBES))
-        same_ids = [engine.token_ids(t) for t in PROBES] == [tokenizer(t)["input_ids"] for t in PROBES]
-        cosine = float(np.min(np.sum(got * expected, axis=1)))
-        if cosine < MIN_COSINE or not same_ids:
-            raise ModelError(f"ONNX-exporten stämmer inte med PyTorch (cosinus {cosine:.5f}, samma token: {same_ids}).")
-        staging.replace(target)
+        graph = onnx.load(str(staging / "whole.onnx"))
+        onnx.save(graph, str(staging / ONNX_FILE), save_as_external_data=True, location=ONNX_DATA, size_threshold=1024)
+        unigram.save(folder / "tokenizer.json", staging / unigram.FILE)
+        _verify(OnnxEncoder(staging), expected, [tokenizer(t)["input_ids"] for t in PROBES + TOKEN_PROBES])
+        for name in (ONNX_DATA, unigram.FILE, ONNX_FILE):
+            (staging / name).chmod(0o644)
+            (staging / name).replace(folder / name)
+        (folder / _SINGLE_FILE).unlink(missing_ok=True)
     finally:
-        staging.unlink(missing_ok=True)
-    return target
+        shutil.rmtree(staging, ignore_errors=True)
+    return folder / ONNX_FILE
+
+
+def _verify(engine: OnnxEncoder, expected: np.ndarray, expected_ids: list[list[int]]) -> None:
+    """Raise ModelError unless the export embeds the probes like PyTorch and tokenizes like transformers."""
+    cosine = float(np.min(np.sum(engine.encode(list(PROBES)) * expected, axis=1)))
+    same_ids = [engine.token_ids(t) for t in PROBES + TOKEN_PROBES] == expected_ids
+    if cosine < MIN_COSINE or not same_ids:
+        raise ModelError(f"ONNX-exporten stämmer inte med PyTorch (cosinus {cosine:.5f}, samma token: {same_ids}).")
 
 
 def _pooled(torch: Any, encoder: Any) -> Any:
@@ -101,19 +132,17 @@ def _pooled(torch: Any, encoder: Any) -> Any:
 
 
 class OnnxEncoder:
-    """Embeds texts with the exported model: ``tokenizers`` for the ids, onnxruntime for the rest."""
+    """Embeds texts with the exported model: kb_app.unigram for the ids, onnxruntime for the rest."""
 
-    def __init__(self, folder: Path, *, model_file: Path | None = None, threads: int | None = None) -> None:
+    def __init__(self, folder: Path, *, threads: int | None = None) -> None:
         import onnxruntime as ort
-        from tokenizers import Tokenizer
 
-        self.tokenizer = Tokenizer.from_file(str(folder / "tokenizer.json"))
-        self.tokenizer.enable_truncation(MAX_TOKENS)
+        self.tokenizer = unigram.UnigramTokenizer(folder / unigram.FILE, max_tokens=MAX_TOKENS)
         options = ort.SessionOptions()
         options.intra_op_num_threads = threads or os.cpu_count() or 1
         options.inter_op_num_threads = 1
         options.log_severity_level = 3
-        path = model_file or folder / ONNX_FILE
+        path = folder / ONNX_FILE
         try:
             self.session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
         except Exception as exc:  # onnxruntime raises its own classes for unreadable models
@@ -121,16 +150,16 @@ class OnnxEncoder:
             raise ModelError(message) from exc
 
     def token_ids(self, text: str) -> list[int]:
-        return list(self.tokenizer.encode(text).ids)
+        return self.tokenizer.encode(text)
 
     def encode(self, texts: Sequence[str]) -> np.ndarray:
         """L2-normalised embeddings of ``texts`` (prompts already prepended)."""
-        encodings = self.tokenizer.encode_batch(list(texts))
-        width = max(len(e.ids) for e in encodings)
+        encodings = [self.tokenizer.encode(text) for text in texts]
+        width = max(len(e) for e in encodings)
         ids = np.full((len(encodings), width), PAD_ID, dtype=np.int64)
         mask = np.zeros((len(encodings), width), dtype=np.int64)
         for row, encoding in enumerate(encodings):
-            ids[row, : len(encoding.ids)] = encoding.ids
-            mask[row, : len(encoding.ids)] = 1
+            ids[row, : len(encoding)] = encoding
+            mask[row, : len(encoding)] = 1
         (vectors,) = self.session.run(["embedding"], {"input_ids": ids, "attention_mask": mask})
         return np.asarray(vectors, dtype=np.float32)

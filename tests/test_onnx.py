@@ -43,7 +43,8 @@ def test_answering_with_the_bundled_model_never_imports_torch(app_settings: Sett
         "from kb_app.service import KnowledgeBase\n"
         "kb = KnowledgeBase.open(Settings.from_env())\n"
         "answer = kb.ask('Hur mycket betalar varje kommun?')\n"
-        "heavy = [m for m in ('torch', 'sentence_transformers', 'transformers', 'sklearn') if m in sys.modules]\n"
+        "heavy = [m for m in ('torch', 'sentence_transformers', 'transformers', 'sklearn', 'tokenizers', 'chromadb')"
+        " if m in sys.modules]\n"
         "print(json.dumps({'answer': answer.text, 'heavy': heavy, 'engine': kb.embedder.engine}))\n"
     )
     env = {
