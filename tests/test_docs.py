@@ -54,6 +54,10 @@ CASES = [
     ("docs/evaluation.md", rf"M={NUM}, ef_construction", store._HNSW["max_neighbors"]),
     ("docs/evaluation.md", rf"ef_construction={NUM}", store._HNSW["ef_construction"]),
     ("docs/evaluation.md", rf"ef_search={NUM}", store._HNSW["ef_search"]),
+    # the README's path of a question
+    ("README.md", rf"`candidates` tar de {NUM} bästa efter vektorlikhet", FUSION.candidates),
+    ("README.md", rf"z-normaliserade poängen med vikten {NUM}\s+för vektorerna", FUSION.dense_weight),
+    ("README.md", rf"bara de {NUM} senaste tidigare frågorna\s+\(`HISTORY_TURNS`\)", service.HISTORY_TURNS),
     # chunking, questions and history
     ("docs/evaluation.md", rf"structure-first chunker, {NUM} characters", SETTINGS.chunk_size),
     ("docs/reliability.md", rf"Bara de {NUM} senaste tidigare frågorna", service.HISTORY_TURNS),
@@ -96,3 +100,16 @@ def test_exit_codes_in_the_readme_are_the_indexers() -> None:
 def test_the_report_generator_still_renders_every_section() -> None:
     """write_report is split into sections; an empty result still gives the header and targets."""
     assert report._targets({}, {}, {}, {}, {}) == ["## Målen", "", "| Mål | Mätt | Status |", "|---|---|---|", ""]
+
+
+def test_the_readme_path_of_a_question_names_code_that_exists() -> None:
+    readme = (REPO / "README.md").read_text(encoding="utf-8")
+    paragraph = readme.split("### En fråga från appen till svaret", 1)[1]
+    files = [*(REPO / "kb_app").glob("*.py"), REPO / "streamlit_app.py"]
+    code = "\n".join(p.read_text(encoding="utf-8") for p in files)
+    for name in re.findall(r"`([^`]+)`", paragraph):
+        if name.endswith(".py"):
+            assert (REPO / name).is_file(), name
+        elif re.fullmatch(r"[A-Za-z_][\w.]*", name) and not name.isupper():
+            last = name.split(".")[-1]
+            assert re.search(rf"^\s*(def|class) {last}\b", code, re.M), f"README names {name}: not in the code"
