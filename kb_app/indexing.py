@@ -14,8 +14,8 @@ import shutil
 import sqlite3
 import time
 import unicodedata
-from collections.abc import Callable
-from contextlib import closing
+from collections.abc import Callable, Iterator
+from contextlib import closing, contextmanager
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -161,12 +161,14 @@ def index_corpus(
         generations.prune(settings, drop_collection=_drop_collection)  # what a crashed run left behind
         plan = make_plan(settings, catalog, report, rebuild=rebuild, progress=progress)
         if plan.nothing_to_do:
-            _keep_base(settings, plan, report)
+            with _write_errors(settings.index_dir):
+                _keep_base(settings, plan, report)
         else:
             check_free_space(settings, plan)
             generation = build_generation(settings, plan, report, _LazyEmbedder(settings, embedder), progress, started)
-            generations.publish(settings, generation)
-            generations.prune(settings, drop_collection=_drop_collection)
+            with _write_errors(settings.index_dir):
+                generations.publish(settings, generation)  # a failure here leaves CURRENT as it was
+                generations.prune(settings, drop_collection=_drop_collection)
     report.seconds = time.perf_counter() - started
     return report
 
@@ -444,6 +446,18 @@ def _served_damage(generation: Path, chunks: int) -> str:
     if rows != chunks or not complete:
         return f"avsnittsfilerna (served/) har {rows} vektorer men indexet {chunks} avsnitt"
     return ""
+
+
+@contextmanager
+def _write_errors(folder: Path) -> Iterator[None]:
+    """A write failure (disk full, read-only, permission) as ``StoreError`` naming the folder (exit 3)."""
+    try:
+        yield
+    except OSError as exc:
+        raise StoreError(
+            f"Indexet kunde inte skrivas i {folder} ({exc.strerror or exc}). "
+            "Kontrollera att disken har plats och att mappen är skrivbar."
+        ) from exc
 
 
 def _drop_collection(settings: Settings) -> None:

@@ -1,5 +1,9 @@
 from __future__ import annotations
 
+from pathlib import Path
+
+import pytest
+
 from kb_app.chunking import chunk_document
 from kb_app.documents import load_catalog, read_document
 from kb_app.embeddings import Embedder
@@ -68,3 +72,21 @@ def test_one_huge_paragraph_is_cut_with_exact_offsets() -> None:
     assert len(chunks) > 2000
     assert all(text[c.start : c.end] == c.text for c in chunks)
     assert chunks[-1].end == len(text)
+
+
+@pytest.mark.slow
+def test_a_30_mb_single_paragraph_markdown_file_is_read_and_chunked_in_under_10_s(tmp_path: Path) -> None:
+    """Issue 12, defect 9: chunking one long paragraph took quadratic time (30 MB: 99 s)."""
+    import time
+
+    sentence = "Mening nummer {} om samverkan i regionen och näringslivet i Stockholm."
+    path = tmp_path / "lang.md"
+    path.write_text("# Lång\n\n" + " ".join(sentence.format(i) for i in range(420_000)) + "\n", encoding="utf-8")
+    assert path.stat().st_size > 30e6
+    started = time.perf_counter()
+    document = read_document(path, tmp_path, {}, max_bytes=50_000_000)
+    chunks = chunk_document(document)
+    seconds = time.perf_counter() - started
+    assert seconds < 10, f"{seconds:.1f} s"
+    assert all(document.text[c.start : c.end] == c.text for c in chunks[:: len(chunks) // 50])
+    assert chunks[-1].text.endswith("Stockholm.")

@@ -130,3 +130,24 @@ def test_a_disk_that_fills_during_a_build_leaves_the_published_index_answering(
     filled[0].unlink()
     report = index_corpus(settings, embedder=embedder)  # with room again, the next run succeeds
     assert report.new == ["tillagg.md"] and generations.current(settings) != published
+
+
+@pytest.mark.slow
+def test_a_write_error_while_publishing_is_a_store_error_and_changes_nothing(
+    report_corpus: Settings, embedder: Embedder, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import errno
+
+    index_corpus(report_corpus, embedder=embedder)
+    published = generations.current(report_corpus)
+    (report_corpus.corpus_dir / "tillagg.md").write_text(NEW_DOCUMENT, encoding="utf-8")
+
+    def full(settings: Settings, generation: Path) -> None:
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    monkeypatch.setattr(generations, "publish", full)
+    with pytest.raises(StoreError, match="Indexet kunde inte skrivas i .*No space left on device"):
+        index_corpus(report_corpus, embedder=embedder)
+    assert generations.current(report_corpus) == published
+    monkeypatch.undo()
+    assert index_corpus(report_corpus, embedder=embedder).new == ["tillagg.md"]
