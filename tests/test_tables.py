@@ -206,3 +206,27 @@ def test_contains_needs_every_word_and_the_phrase() -> None:
     assert contains("Budgeten fördelas på verksamheterna", "budget verksamhet")
     assert not contains("Budgeten fördelas", "budget verksamhet")
     assert contains("Investera i Stockholm nu", '"i Stockholm"') and not contains("Stockholms län", '"i Stockholm"')
+
+
+def test_all_caps_and_numbered_headings_nest(tmp_path: Path) -> None:
+    from reportlab.lib.pagesizes import A4
+    from reportlab.lib.styles import getSampleStyleSheet
+    from reportlab.platypus import Paragraph, SimpleDocTemplate
+
+    styles = getSampleStyleSheet()
+    body = styles["BodyText"]
+    story = [
+        Paragraph("ORGANISATION OCH STYRNING", body),
+        Paragraph("Den fiktiva styrgruppen möts fyra gånger per år och leds av en ordförande.", body),
+        Paragraph("4. Budget 2007", body),
+        Paragraph("Den påhittade budgeten beslutas av styrgruppen i december varje år.", body),
+        Paragraph("4.1 Uppföljning", body),
+        Paragraph("Utfallet jämförs med budgeten efter varje kvartal under det fiktiva året.", body),
+    ]
+    path = tmp_path / "rubriker.pdf"
+    SimpleDocTemplate(str(path), pagesize=A4).build(story)
+    document = read_document(path, tmp_path, {}, max_bytes=10_000_000)
+    sections = {b.text.split()[1]: b.section for b in document.blocks if b.kind == "paragraph"}
+    assert sections["fiktiva"] == ("ORGANISATION OCH STYRNING",)
+    assert sections["påhittade"] == ("4. Budget 2007",)
+    assert sections["jämförs"] == ("4. Budget 2007", "4.1 Uppföljning")
