@@ -7,9 +7,9 @@ import json
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
 from kb_app.answer import Answer
 from kb_app.config import Settings
@@ -67,13 +67,13 @@ def _print_answer(answer: Answer) -> None:
             print(f"- {h.chunk.location}")
 
 
-def batch_items(text: str) -> Iterator[tuple[int, dict[str, Any], str]]:
+def batch_items(lines: Iterable[str]) -> Iterator[tuple[int, dict[str, Any], str]]:
     """(line number, question object, Swedish error or "") for every non-blank line of a batch file.
 
     A line that is not a JSON object, or whose question or history has the wrong type, gets an
     error and no question; the other lines are unaffected.
     """
-    for number, line in enumerate(text.splitlines(), start=1):
+    for number, line in enumerate(lines, start=1):
         if not line.strip():
             continue
         try:
@@ -107,36 +107,53 @@ def error_record(number: int, item: dict[str, Any], message: str) -> dict[str, A
 
 
 def cmd_batch(kb: KnowledgeBase, source: str, target: str | None) -> int:
-    """Answer a JSONL file line by line; a bad line gets an error record and the rest go on (exit 1)."""
+    """Answer a JSONL file line by line as it is read; a bad line gets an error record and the rest go
+    on (exit 1); a file that cannot be read, or stops being readable, is exit 2."""
     try:
-        text = Path(source).read_text(encoding="utf-8-sig")
-    except (OSError, UnicodeDecodeError) as exc:
+        lines = open(source, encoding="utf-8-sig")  # noqa: SIM115  (closed below)
+    except OSError as exc:
         print(f"Fel: frågefilen {source} kan inte läsas ({exc}).", file=sys.stderr)
         return 2
-    failed = 0
     try:
-        if target:
-            Path(target).parent.mkdir(parents=True, exist_ok=True)
-        out = open(target, "w", encoding="utf-8") if target else sys.stdout  # noqa: SIM115
+        out = _open_output(target)
     except OSError as exc:
+        lines.close()
         print(f"Fel: svarsfilen {target} kan inte skrivas ({exc}).", file=sys.stderr)
         return 2
     try:
-        for number, item, error in batch_items(text):
-            if error:
-                failed += 1
-                print(f"Varning: {error}", file=sys.stderr)
-                record = error_record(number, item, error)
-            else:
-                answer = kb.ask(item.get("question", ""), item.get("history") or [])
-                record = answer_record(answer, item.get("id"))
-            out.write(json.dumps(record, ensure_ascii=False) + "\n")
+        failed = _answer_lines(kb, lines, out)
+    except (OSError, UnicodeDecodeError) as exc:
+        print(f"Fel: frågefilen {source} kan inte läsas till slut ({exc}).", file=sys.stderr)
+        return 2
     finally:
+        lines.close()
         if out is not sys.stdout:
             out.close()
     if failed:
         print(f"{failed} rader kunde inte besvaras; de har fältet error i svarsfilen.", file=sys.stderr)
     return 1 if failed else 0
+
+
+def _open_output(target: str | None) -> TextIO:
+    if not target:
+        return sys.stdout
+    Path(target).parent.mkdir(parents=True, exist_ok=True)
+    return open(target, "w", encoding="utf-8")  # noqa: SIM115  (closed by cmd_batch)
+
+
+def _answer_lines(kb: KnowledgeBase, lines: Iterable[str], out: TextIO) -> int:
+    """Write one answer record per question line; returns how many lines failed."""
+    failed = 0
+    for number, item, error in batch_items(lines):
+        if error:
+            failed += 1
+            print(f"Varning: {error}", file=sys.stderr)
+            record = error_record(number, item, error)
+        else:
+            answer = kb.ask(item.get("question", ""), item.get("history") or [])
+            record = answer_record(answer, item.get("id"))
+        out.write(json.dumps(record, ensure_ascii=False) + "\n")
+    return failed
 
 
 def cmd_ask(args: argparse.Namespace, settings: Settings) -> int:
