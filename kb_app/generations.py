@@ -4,7 +4,7 @@ Layout of ``KB_INDEX_DIR``::
 
     CURRENT              name of the published generation (replaced atomically)
     .write.lock          held (flock) by the one process that is indexing
-    gen-<time>-<id>/     a generation: chroma/, bm25/, documents/, status.json
+    gen-<time>-<id>/     a generation: chroma/, served/, units/, bm25/, documents/, status.json
 
 An indexing run takes the write lock, builds a new generation beside the current one (copying
 the current vectors through Chroma's API and applying the changes), flushes it to disk, and then

@@ -1,4 +1,9 @@
-"""Hybrid retrieval: dense (Chroma) and BM25, fused; filters by document and kind; exact phrases.
+"""Hybrid retrieval: dense and BM25, fused; filters by document and kind; exact phrases.
+
+Dense scores are exact, from the generation's vectors kept in memory (``served/vectors.npy``), below
+``Fusion.exact_below`` chunks, and come from Chroma's HNSW index above it or with a Chroma server.
+``Retriever.search`` runs in three steps: ``candidates`` (the top dense and top BM25 passages inside
+the filters), ``complete`` (each candidate gets both scores) and ``fuse``.
 
 Fusion (``Fusion``): both candidate lists are completed to their union, z-normalised and mixed with a
 dense weight, plus a bonus for the query's word pairs found in the passage (given to the best fused
@@ -34,7 +39,8 @@ class Fusion:
     """How dense and lexical scores are combined.
 
     Both score lists are completed to the union of their top ``candidates`` (the cosine of a
-    lexical candidate is read from the store, the BM25 score of a dense candidate is exact),
+    lexical candidate comes from the vectors in memory, or from Chroma on the HNSW path; the BM25
+    score of a dense candidate is exact),
     z-normalised over that union, and mixed with weight ``dense_weight``. Tuned on SweQUAD-MC
     training+dev and SweFAQ dev (docs/evaluation.md); reciprocal rank fusion (``method="rrf"``) is
     kept for comparison.

@@ -14,7 +14,7 @@ import pytest
 
 from bench import report
 from indexer import __main__ as indexer_cli
-from kb_app import generations, lexical, service, store, word
+from kb_app import generations, indexing, lexical, service, store, word
 from kb_app.config import Settings
 from kb_app.retrieval import Fusion
 
@@ -66,6 +66,8 @@ CASES = [
     ("README.md", rf"De {NUM} närmast äldre\s+generationerna sparas", generations.KEEP_PREVIOUS),
     ("docs/reliability.md", rf"De {NUM} närmast äldre\s+generationerna sparas", generations.KEEP_PREVIOUS),
     ("docs/reliability.md", rf"\(högst {NUM} minuter\)", service.BUILD_WAIT_S / 60),
+    # the free-space estimate before a build
+    ("README.md", rf"vektorer ungefär {NUM} gånger", indexing.VECTOR_COPIES),
     # the zip-bomb guard for Word files
     ("docs/reliability.md", rf"\(gräns {NUM} MB", word.MAX_UNPACKED_BYTES / 1e6),
     ("docs/reliability.md", rf"högst {NUM} gånger filens storlek", word.MAX_RATIO),
