@@ -183,7 +183,7 @@ def _is_name(line: str | Table) -> bool:
 def _page_texts(data: bytes, doc_id: str) -> tuple[list[str], list[str], list[str]]:
     """Plain text, layout text (columns kept, for tables) and printed label of every page."""
     from pypdf import PdfReader
-    from pypdf.errors import FileNotDecryptedError, PdfReadError, PdfStreamError, PyPdfError
+    from pypdf.errors import FileNotDecryptedError, LimitReachedError, PdfReadError, PdfStreamError, PyPdfError
 
     if not data.lstrip()[:5].startswith(b"%PDF"):
         raise CorpusError(f"{doc_id}: filen heter .pdf men är ingen PDF.")
@@ -197,6 +197,10 @@ def _page_texts(data: bytes, doc_id: str) -> tuple[list[str], list[str], list[st
         labels = list(reader.page_labels)
     except FileNotDecryptedError as exc:
         raise CorpusError(f"{doc_id}: PDF-filen är lösenordsskyddad. Spara en version utan lösenord.") from exc
+    except LimitReachedError as exc:  # pypdf caps every decompressed stream (75 MB by default)
+        raise CorpusError(
+            f"{doc_id}: PDF-filen innehåller data som packas upp till orimligt mycket ({exc}). Filen hoppas över."
+        ) from exc
     except (PdfReadError, PdfStreamError, PyPdfError, ValueError, KeyError, TypeError, AttributeError) as exc:
         raise CorpusError(f"{doc_id}: PDF-filen är skadad eller ofullständig ({exc}).") from exc
     if not texts:

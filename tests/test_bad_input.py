@@ -7,13 +7,17 @@ import io
 import os
 import subprocess
 import sys
+import zlib
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from pypdf import PdfReader, PdfWriter
 
 from kb_app.config import Settings
+from kb_app.documents import read_document
 from kb_app.embeddings import Embedder
+from kb_app.errors import CorpusError
 from kb_app.indexing import index_corpus, read_status
 from kb_app.service import KnowledgeBase
 
@@ -159,3 +163,38 @@ def test_unreadable_file_is_reported_by_the_indexer_command(report_corpus: Setti
     assert done.returncode == 1, done.stderr
     assert "hemlig.md: filen kan inte läsas (behörighet saknas" in done.stdout
     assert "Dokument: 1" in done.stdout
+
+
+def _pdf_bomb(unpacked: int) -> bytes:
+    """A one-page PDF whose content stream is a few hundred kB packed and ``unpacked`` bytes unpacked."""
+    stream = zlib.compress(b"BT /F1 12 Tf 72 712 Td (Bomb) Tj ET\n" + b" " * unpacked, 9)
+    objects = [
+        b"<< /Type /Catalog /Pages 2 0 R >>",
+        b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
+        b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] /Contents 4 0 R "
+        b"/Resources << /Font << /F1 5 0 R >> >> >>",
+        b"<< /Length %d /Filter /FlateDecode >>\nstream\n" % len(stream) + stream + b"\nendstream",
+        b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>",
+    ]
+    out = bytearray(b"%PDF-1.4\n")
+    offsets = []
+    for number, body in enumerate(objects, start=1):
+        offsets.append(len(out))
+        out += b"%d 0 obj\n" % number + body + b"\nendobj\n"
+    xref = len(out)
+    out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1)
+    out += b"".join(b"%010d 00000 n \n" % offset for offset in offsets)
+    out += b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (len(objects) + 1, xref)
+    return bytes(out)
+
+
+def test_a_pdf_stream_that_unpacks_too_far_is_named_and_skipped(tmp_path: Path) -> None:
+    bomb = _pdf_bomb(200_000_000)
+    assert len(bomb) < 1_000_000  # a small file ...
+    path = tmp_path / "bomb.pdf"
+    path.write_bytes(bomb)
+    with pytest.raises(CorpusError, match="packas upp till orimligt mycket"):  # ... refused, not read into memory
+        read_document(path, tmp_path, {}, max_bytes=50_000_000)
+    small = tmp_path / "liten.pdf"
+    small.write_bytes(_pdf_bomb(1_000))  # the same layout with a small stream reads fine
+    assert "Bomb" in read_document(small, tmp_path, {}, max_bytes=50_000_000).text
