@@ -42,6 +42,11 @@ def main(argv: list[str] | None = None) -> int:
 
     if args.check:
         return check(settings)
+    return run(settings, rebuild=args.rebuild)
+
+
+def run(settings: Settings, *, rebuild: bool) -> int:
+    """Index with progress bars on stderr and the summary on stdout; returns the exit code."""
     bars: dict[str, tqdm] = {}
 
     def progress(stage: str, done: int, total: int) -> None:
@@ -54,7 +59,7 @@ def main(argv: list[str] | None = None) -> int:
             bar.close()
 
     try:
-        report = index_corpus(settings, rebuild=args.rebuild, progress=progress)
+        report = index_corpus(settings, rebuild=rebuild, progress=progress)
     except IndexBusyError as exc:
         print(f"Indexeringen startades inte: {exc}", file=sys.stderr)
         return EXIT_BUSY
