@@ -13,6 +13,8 @@ from kb_app import generations
 from kb_app.config import Settings
 from kb_app.errors import IndexBusyError, StoreError
 
+from .conftest import REPO
+
 _made = iter(range(10_000))
 
 
@@ -86,6 +88,7 @@ def test_a_second_writer_is_refused_while_the_first_holds_the_lock(make_settings
         ],
         stdout=subprocess.PIPE,
         text=True,
+        cwd=REPO,
     )
     try:
         assert holder.stdout is not None and holder.stdout.readline().strip() == "held"

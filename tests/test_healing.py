@@ -211,7 +211,10 @@ def read_only_mount(tmp_path: Path):  # type: ignore[no-untyped-def]
 
     def mount(folder: Path) -> None:
         for args in (["--bind", str(folder), str(folder)], ["-o", "remount,bind,ro", str(folder)]):
-            done = subprocess.run(["mount", *args], capture_output=True, text=True)
+            try:
+                done = subprocess.run(["mount", *args], capture_output=True, text=True)
+            except FileNotFoundError:
+                pytest.skip("mount finns inte på den här maskinen")
             if done.returncode != 0:
                 if mounted:
                     subprocess.run(["umount", str(folder)], capture_output=True)
