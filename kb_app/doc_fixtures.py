@@ -101,20 +101,10 @@ def _programme_page(canvas: Any, doc: Any) -> None:
 def programme_pdf() -> bytes:
     """Contents page, numbered headings, an unruled budget table, a name list and a two-column page."""
     from reportlab.lib.pagesizes import A4
-    from reportlab.platypus import (
-        BaseDocTemplate,
-        Frame,
-        FrameBreak,
-        NextPageTemplate,
-        PageBreak,
-        PageTemplate,
-        Paragraph,
-        Table,
-    )
+    from reportlab.platypus import BaseDocTemplate, Frame, PageTemplate
 
-    styles = _styles()
-    body, h1, h2 = styles["BodyText"], styles["Heading1"], styles["Heading2"]
-    document = BaseDocTemplate(io.BytesIO(), pagesize=A4, title="Fiktivt verksamhetsprogram")
+    buffer = io.BytesIO()
+    document = BaseDocTemplate(buffer, pagesize=A4, title="Fiktivt verksamhetsprogram")
     width, height = A4
     one = Frame(72, 72, width - 144, height - 144, id="one")
     left = Frame(72, 72, (width - 144) / 2 - 12, height - 144, id="left")
@@ -125,6 +115,16 @@ def programme_pdf() -> bytes:
             PageTemplate("two", [left, right], onPage=_programme_page),
         ]
     )
+    document.build(_programme_story())
+    return buffer.getvalue()
+
+
+def _programme_story() -> list[Any]:
+    """The programme's flowables: contents, numbered sections, the list, the budget, two columns."""
+    from reportlab.platypus import FrameBreak, NextPageTemplate, PageBreak, Paragraph, Table
+
+    styles = _styles()
+    body, h1, h2 = styles["BodyText"], styles["Heading1"], styles["Heading2"]
     contents = [
         ("1. Investeringsfrämjande verksamhet", 2),
         ("2. Marknadsföring", 2),
@@ -133,7 +133,7 @@ def programme_pdf() -> bytes:
         ("4. Budget 2007", 3),
         ("5. Uppföljning", 4),
     ]
-    story = [Paragraph("Innehåll", h1)]
+    story: list[Any] = [Paragraph("Innehåll", h1)]
     story += [Paragraph(f"{title} {'.' * 60} {page}", body) for title, page in contents]
     story += [
         PageBreak(),
@@ -158,10 +158,7 @@ def programme_pdf() -> bytes:
         FrameBreak(),
         Paragraph(_COLUMN_TEXT[1], body),
     ]
-    buffer = io.BytesIO()
-    document.filename = buffer
-    document.build(story)
-    return buffer.getvalue()
+    return story
 
 
 _COLUMN_TEXT = (

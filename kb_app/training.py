@@ -211,6 +211,16 @@ def data_version(paths: Sequence[Path]) -> str:
     return digest.hexdigest()[:16]
 
 
+@dataclass
+class _Data:
+    """Everything collected for training: candidates per source and the answerers they came from."""
+
+    swequad: list[Collected]
+    faq: list[Collected]
+    dev: list[Collected]
+    contexts: dict[str, Answerer]
+
+
 def train(
     settings: Settings,
     datasets: Path,
@@ -221,11 +231,34 @@ def train(
     log: Callable[[str], None] = print,
 ) -> dict[str, Any]:
     """Collect candidates on the public data, fit both models, choose on dev, write ``out``."""
+    data = _collect(settings, datasets, dev, workdir, log)
+    faq_fit = [c for c in data.faq if _hashed_half(c.question.text)]
+    faq_select = [c for c in data.faq if not _hashed_half(c.question.text)]
+    sq_train = [c for c in data.swequad if c.split == "training"]
+    blind = [language_blind_copy(c) for c in sq_train[::3]]  # as if asked in another language
+    select = [c for c in data.swequad if c.split == "dev"]
+    fit = [*sq_train, *blind, *faq_fit, *data.dev]
+    score, ratio, ranker = _fit_ranker([c for c in fit if c.answerable], select, log)
+    declined, false, threshold, gate = _fit_gate(ranker, fit, select + faq_select, data.contexts, log)
+    swequad_path = datasets / "swequad-mc" / "swequad_mc_flat.jsonl"
+    version = data_version([swequad_path, datasets / "swefaq" / "swefaq_pairs.jsonl", dev])
+    _write(out, ranker, gate, ratio, threshold, version)
+    return {
+        "swequad_dev_accuracy": round(score, 4),
+        "second_ratio": ratio,
+        "threshold": round(threshold, 4),
+        "dev_declined": round(declined, 4),
+        "dev_false_abstention": round(false, 4),
+        "data_version": version,
+    }
+
+
+def _collect(settings: Settings, datasets: Path, dev: Path, workdir: Path, log: Callable[[str], None]) -> _Data:
+    """Index SweQUAD-MC, SweFAQ, the shipped corpus and the mixed corpus; collect their candidates."""
     embedder = Embedder(settings)
     swequad_path = datasets / "swequad-mc" / "swequad_mc_flat.jsonl"
     files = swequad_files(read_jsonl(swequad_path))
-    retriever = build_index(workdir / "swequad", files, settings, embedder)
-    answerer = Answerer(retriever, models=_untrained())
+    answerer = Answerer(build_index(workdir / "swequad", files, settings, embedder), models=_untrained())
     log("Samlar kandidater ur SweQUAD-MC …")
     items = swequad_questions(answerer, swequad_path, lambda d, t: log(f"  {d}/{t}") if d % 200 == 0 else None)
     faq_rows = read_jsonl(datasets / "swefaq" / "swefaq_pairs.jsonl")
@@ -244,13 +277,14 @@ def train(
         *dev_questions(mixed_kb, dev, source="dev-pdfs"),
         *dev_questions(mixed_kb, dev, source="dev-pdfs", doc_ids=pdf_ids, answerable=False),
     ]
+    contexts = {"swequad": answerer, "swefaq": faq_answerer, "dev": dev_kb, "dev-pdfs": mixed_kb}
+    return _Data(items, faq, dev_items, contexts)
 
-    faq_fit = [c for c in faq if _hashed_half(c.question.text)]
-    faq_select = [c for c in faq if not _hashed_half(c.question.text)]
-    sq_train = [c for c in items if c.split == "training"]
-    blind = [language_blind_copy(c) for c in sq_train[::3]]  # as if asked in another language
-    train_items = [c for c in [*sq_train, *blind, *faq_fit, *dev_items] if c.answerable]
-    select = [c for c in items if c.split == "dev"]
+
+def _fit_ranker(
+    train_items: list[Collected], select: list[Collected], log: Callable[[str], None]
+) -> tuple[float, float, Model]:
+    """The ranker and second-quote ratio with the best SweQUAD-MC dev accuracy."""
     x, y, w = _stack(train_items, _weight)
     best: tuple[float, float, Model] | None = None
     for name, model in _ranker_candidates(x, y, w):
@@ -260,31 +294,41 @@ def train(
             if best is None or score > best[0] + 1e-9:
                 best = (score, ratio, model)
     assert best is not None
-    score, ratio, ranker = best
+    return best
 
-    gate_items = [*sq_train, *blind, *faq_fit, *dev_items]
-    threshold_items = select + faq_select
-    contexts = {"swequad": answerer, "swefaq": faq_answerer, "dev": dev_kb, "dev-pdfs": mixed_kb}
+
+def _fit_gate(
+    ranker: Model,
+    gate_items: list[Collected],
+    threshold_items: list[Collected],
+    contexts: dict[str, Answerer],
+    log: Callable[[str], None],
+) -> tuple[float, float, float, Model]:
+    """(declined, false abstention, threshold, model): the abstention model that declines the most
+    negatives at the threshold that keeps false abstention in bounds (``_threshold``)."""
     gx = np.vstack([gate_row(ranker, c, contexts[c.source]) for c in gate_items])
     gy = np.array([c.answerable for c in gate_items], dtype=bool)
     gw = np.array([_weight(c) for c in gate_items])
     sx = np.vstack([gate_row(ranker, c, contexts[c.source]) for c in threshold_items])
     answerable = np.array([c.answerable for c in threshold_items])
     sources = np.array([c.source for c in threshold_items])
-    chosen_gate: tuple[float, float, Model] | None = None
+    chosen: tuple[float, float, Model] | None = None
     for name, model in _gate_candidates(gx, gy, gw):
         p = model.probabilities(sx)
         threshold = _threshold(p, answerable, sources)
         declined = float((p[~answerable] < threshold).mean())
         log(f"  avböjandemodell {name}: avböjer {declined:.3f} vid tröskel {threshold:.3f}")
-        if chosen_gate is None or declined > chosen_gate[0] + 1e-9:
-            chosen_gate = (declined, threshold, model)
-    assert chosen_gate is not None
-    declined, threshold, gate = chosen_gate
+        if chosen is None or declined > chosen[0] + 1e-9:
+            chosen = (declined, threshold, model)
+    assert chosen is not None
+    declined, threshold, gate = chosen
     false = float((gate.probabilities(sx)[answerable] < threshold).mean())
     log(f"Tröskel {threshold:.3f}: avböjer {declined:.3f} av negativen, falskt avböjda {false:.3f}")
+    return declined, false, threshold, gate
 
-    version = data_version([swequad_path, datasets / "swefaq" / "swefaq_pairs.jsonl", dev])
+
+def _write(out: Path, ranker: Model, gate: Model, ratio: float, threshold: float, version: str) -> None:
+    """Write both models with the data version and what they were trained and selected on."""
     meta = {
         "data_version": version,
         "trained_on": (
@@ -297,14 +341,6 @@ def train(
     gate = replace(gate, threshold=threshold, meta=meta)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps({"ranker": ranker.to_json(), "abstention": gate.to_json()}, indent=1) + "\n")
-    return {
-        "swequad_dev_accuracy": round(score, 4),
-        "second_ratio": ratio,
-        "threshold": round(threshold, 4),
-        "dev_declined": round(declined, 4),
-        "dev_false_abstention": round(false, 4),
-        "data_version": version,
-    }
 
 
 def _weight(c: Collected) -> float:
