@@ -6,6 +6,9 @@ Question sets (each asked against its own index, built or reused under the work 
 - ``heldout``: bench/data/heldout_pdfs.jsonl over the report and the five shared PDFs (written
   before any tuning; never tuned on);
 - ``dialogues``: bench/data/dialogues.jsonl, every turn with its history, same corpus;
+- ``devpdfs``, ``devdialogues``: bench/data/dev_pdfs.jsonl and dev_dialogues.jsonl, the same kinds
+  of questions written later, blind, as development data: their failures may be studied (never
+  those of the two sets above);
 - ``swequad``: SweQUAD-MC, every context indexed; an answer is right when it holds the correct
   choice's text; per split;
 - ``negatives``: SweQUAD-MC and SweFAQ with half the contexts (answers) indexed: questions whose
@@ -39,7 +42,14 @@ REPO = Path(__file__).resolve().parents[1]
 DATA = REPO / "bench" / "data"
 Record = dict[str, Any]
 Engine = Callable[[Settings, list[Record]], list[Record]]
-SETS = ("dev", "heldout", "dialogues", "swequad", "negatives")
+SETS = ("dev", "heldout", "dialogues", "devpdfs", "devdialogues", "swequad", "negatives")
+# question files over the report and the five shared PDFs: held-out (never tuned on) and development
+PDF_SETS = {
+    "heldout": "heldout_pdfs.jsonl",
+    "dialogues": "dialogues.jsonl",
+    "devpdfs": "dev_pdfs.jsonl",
+    "devdialogues": "dev_dialogues.jsonl",
+}
 
 
 def in_process(policy: AnswerPolicy, embedder: Embedder) -> Engine:
@@ -195,13 +205,13 @@ def evaluate(
         index_corpus(shipped, embedder=embedder)
         questions = read_jsonl(dev)
         report["dev"] = {name: score_answers(questions, run(shipped, questions)) for name, run in engines.items()}
-    if "heldout" in sets or "dialogues" in sets:
+    if any(name in sets for name in PDF_SETS):
         pdfs = pdf_corpus(workdir, datasets, settings, embedder)
-        for name in ("heldout", "dialogues"):
-            if name in sets:
-                questions = read_jsonl(DATA / ("heldout_pdfs.jsonl" if name == "heldout" else "dialogues.jsonl"))
+        for name, file in PDF_SETS.items():
+            if name in sets and (DATA / file).is_file():
+                questions = read_jsonl(DATA / file)
                 report[name] = {e: score_answers(questions, run(pdfs, questions)) for e, run in engines.items()}
-                if name == "dialogues":
+                if name.endswith("dialogues"):
                     later = [q for q in questions if q.get("history")]
                     for e, run in engines.items():
                         report[name][e]["follow_ups"] = score_answers(later, run(pdfs, later))
