@@ -59,7 +59,10 @@ UNSURE_YES_NO = "Dokumenten säger inte uttryckligen ja eller nej. Det som står
 ENGLISH_LEAD = "In the documents (in Swedish):"
 
 _ENGLISH = {"what", "who", "how", "when", "which", "is", "are", "the", "does", "do", "of", "much", "many", "why"}
-_ANAPHOR = re.compile(r"\b(det|den|de|dem|där|dit|dess|deras|denna|detta|dessa|samma|it|they|them|there|this|that)\b")
+_ANAPHOR = re.compile(
+    r"\b(det|den|de|dem|där|dit|dess|deras|denna|detta|dessa|samma|han|hon|honom|henne|hans|hennes|dennes"
+    r"|it|they|them|there|this|that|he|she|him|her|his)\b"
+)
 _ELLIPSIS = re.compile(r"^(och|men|samt|även|också|and|what about|how about)\b")
 _NEGATION = re.compile(r"\b(inte|ej|icke|aldrig|ingen|inget|inga|varken|not|no|never)\b", re.I)
 _APPENDIX_REF = re.compile(r"\bbilaga\s+(\d+)\b", re.I)

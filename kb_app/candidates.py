@@ -98,7 +98,8 @@ def build_candidates(hits: Sequence[Hit], *, passages: int) -> list[Candidate]:
     """Candidates from the top ``passages`` hits: units, lead-ins with their lists, and sentence pairs.
 
     A lead-in ("… är att:") is only ever quoted with its list; a pair joins a sentence with the next
-    sentence of the same paragraph (and that sentence's list, when it is a lead-in). Contents
+    sentence of the same paragraph (and that sentence's list, when it is a lead-in), or with the
+    paragraph that follows when the sentence ends with a colon ("… beräknas enligt följande:"). Contents
     pages give none.
     """
     found: list[Candidate] = []
@@ -117,7 +118,8 @@ def build_candidates(hits: Sequence[Hit], *, passages: int) -> list[Candidate]:
                 continue
             found.append(Candidate(unit.text, unit.kind, hit, i, n, (unit.text,)))
             after = units[i + 1] if i + 1 < n else None
-            if unit.kind == SENTENCE and after and after.kind == SENTENCE and after.block == unit.block:
+            joined = after is not None and (after.block == unit.block or unit.text.endswith(":"))
+            if unit.kind == SENTENCE and after and after.kind == SENTENCE and joined:
                 if is_noise(after):
                     continue
                 parts = [after, *(_run(units[i + 2 :]) if after.text.endswith(":") else [])]

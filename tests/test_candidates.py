@@ -65,6 +65,13 @@ def test_candidates_hold_units_lead_ins_with_lists_and_pairs() -> None:
     assert not any(c.kind == PAIR and "våren 2007. Målen" in c.text for c in found)  # pairs stay in their paragraph
 
 
+def test_a_sentence_ending_with_a_colon_pairs_with_the_next_paragraph() -> None:
+    text = "Avgiften beräknas enligt följande:\n\nAvgift = 100 kronor + antal anställda x 10 kronor.\n\nNästa stycke."
+    pairs = [c.text for c in build_candidates([_hit(text)], passages=5) if c.kind == PAIR]
+    assert "Avgiften beräknas enligt följande: Avgift = 100 kronor + antal anställda x 10 kronor." in pairs
+    assert not any(p.startswith("Avgift = 100") and "Nästa" in p for p in pairs)  # no colon: no crossing
+
+
 def test_candidates_skip_contents_lines_and_respect_the_passage_limit() -> None:
     hits = [_hit("Innehåll\n\n1 Inledning ........ 3\n\nAvgiften är 4 kronor.", 1), _hit("Mer text här finns.", 2)]
     found = build_candidates(hits, passages=1)
@@ -111,6 +118,12 @@ def test_answer_type_patterns(sentence: str, present: set[str], absent: set[str]
     types = held_types(sentence)
     assert present <= types
     assert not (absent & types)
+
+
+def test_a_personal_pronoun_leans_on_the_earlier_turn() -> None:
+    turn = resolve_turn("Vilket telefonnummer når man henne på?", ["Vem är handläggare för tjänsteutlåtandet?"])
+    assert "handläggare" in turn.query and turn.history_stems
+    assert not resolve_turn("Vilket telefonnummer har kansliet?", ["Vem är handläggare?"]).history_stems
 
 
 def test_follow_up_takes_the_topic_for_retrieval_but_keeps_its_own_words() -> None:
