@@ -113,7 +113,11 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     embedder = Embedder(settings)
     single = {
-        "latency": lambda: perf.latency(_kb(settings, embedder), rounds=args.rounds),
+        "latency": lambda: perf.latency(
+            _kb(settings, embedder),
+            rounds=args.rounds,
+            torch_embedder=Embedder(replace(settings, embedding_engine="torch")),
+        ),
         "quality": lambda: quality.run(embedder, settings, limit=args.limit),
         "indexing": lambda: perf.indexing(settings, embedder),
         "scale": lambda: perf.scale(settings, embedder, sizes),
