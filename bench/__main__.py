@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import sys
 import time
 from dataclasses import replace
@@ -67,6 +68,7 @@ def run_all(
         if only and name not in only:
             continue
         started = time.perf_counter()
+        results.setdefault("loadavg", {})[name] = round(os.getloadavg()[0], 1)  # shared machine: other jobs
         results[name] = step()
         print(f"{name}: {json.dumps(results[name], ensure_ascii=False)} ({time.perf_counter() - started:.0f} s)")
     return results
@@ -101,7 +103,9 @@ def main(argv: list[str] | None = None) -> int:
             only = set(args.steps.split(",")) if args.steps else None
             results = run_all(settings, limit=args.limit, sizes=sizes, only=only)
             if only and saved.is_file():  # a partial re-run keeps the other steps' figures
-                results = {**json.loads(saved.read_text()), **results}
+                before = json.loads(saved.read_text())
+                loadavg = {**before.get("loadavg", {}), **results.get("loadavg", {})}
+                results = {**before, **results, "loadavg": loadavg}
                 results.setdefault("reruns", []).append(sorted(only))
             else:
                 results["seconds"] = round(time.perf_counter() - started)

@@ -55,7 +55,11 @@ def _header(r: dict[str, Any]) -> list[str]:
             "",
         ]
     out += ["## Maskin", ""]
-    out += _table(["", ""], [[k, v] for k, v in r.get("machine", {}).items()])
+    rows = [[k, v] for k, v in r.get("machine", {}).items()]
+    if r.get("loadavg"):
+        steps = ", ".join(f"{step} {load}" for step, load in r["loadavg"].items())
+        rows.append(["Belastning (1 min, när steget började; 2 kärnor delas med andra jobb)", steps])
+    out += _table(["", ""], rows)
     return out
 
 
@@ -282,7 +286,6 @@ def _memory(mem: dict[str, Any]) -> list[str]:
         "- Från `streamlit run` till första svaret i webbläsaren med befintligt index: "
         f"{mem.get('app_first_answer_s', '–')} s",
         "  (Chromium via Playwright; serverstart, modelladdning, sidladdning, frågan och svaret).",
-        "",
         f"- Serverns startrad (sista körningen): `{mem.get('app_startup_line', '–')}`.",
         "",
         "Indexerarens topp kommer från aktiveringarna för en omgång om 16 avsnitt à upp till 512 token i",
@@ -332,7 +335,13 @@ def render_engine_targets(r: dict[str, Any]) -> list[str]:
         "sentence-transformers och bäddar in en fråga.",
         "",
     ]
-    return out + _table(["Mål", "Mätt", "Kvot", "Status"], rows)
+    out += _table(["Mål", "Mätt", "Kvot", "Status"], rows)
+    return out + [
+        "Maskinen delas med andra jobb (se Belastning ovan). PyTorch tappar då mycket mer än ONNX Runtime,",
+        "så kvoterna mot PyTorch blir gynnsammare här än på en ledig maskin; docs/evaluation.md har",
+        "siffror från en ledigare maskin.",
+        "",
+    ]
 
 
 def render_load(load: dict[str, Any]) -> list[str]:
