@@ -141,6 +141,9 @@ class OnnxEncoder:
         options = ort.SessionOptions()
         options.intra_op_num_threads = threads or os.cpu_count() or 1
         options.inter_op_num_threads = 1
+        # Worker threads sleep between operators instead of spinning: on 2 shared cores (other processes,
+        # Streamlit's threads) a query embedding took 14.5 ms instead of 27.8 ms (p50, same process).
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         options.log_severity_level = 3
         path = folder / ONNX_FILE
         try:
