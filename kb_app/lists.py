@@ -1,8 +1,9 @@
 """Answers from lists and tables.
 
-A list question ("Vilka kommuner ingår?") is answered with a whole list when a list or table among
-the top passages is about what the question asks for: its column headers, lead-in or section share
-a word with the question. A table split over several passages comes back whole.
+A list question ("Vilka kommuner ingår i partnerskapet?") that the abstention model lets through is
+answered with a whole list when a list or table among the top passages is about what the question
+asks for: its column headers, lead-in or section share a word with the question. A table split over
+several passages comes back whole.
 
 A yes/no question about a name ("Är Ekby med?") is answered from a list when one is there: the row
 or item that names it ("Ja, …"), or, when the whole list does not contain the name, "Nej, … finns
