@@ -46,6 +46,7 @@ from kb_app.models import KIND_APPENDIX, Chunk, Hit
 from kb_app.ranker import Model, load_models
 from kb_app.retrieval import Retriever
 from kb_app.unit_vectors import UnitVectors
+from kb_app.vocabulary import Vocabulary
 
 MODEL_FILE = Path(__file__).with_name("data") / "answer_model.json"
 
@@ -187,6 +188,7 @@ class Scored:
     logits: np.ndarray
     question_row: np.ndarray
     confidence: float
+    vocabulary: Vocabulary  # the word statistics the features were computed with
 
 
 class Answerer:
@@ -202,10 +204,7 @@ class Answerer:
         self.retriever = retriever
         self.policy = policy or AnswerPolicy()
         self.ranker, self.gate = models or load_models(MODEL_FILE, FEATURES, QUESTION_FEATURES)
-        self._df: Counter[str] = Counter()
-        for chunk in retriever.chunks:
-            self._df.update(set(tokenize(chunk.text)))
-        self._n = max(1, len(retriever.chunks))
+        self.vocabulary = Vocabulary.of(retriever.chunks)
         self.units = UnitVectors(retriever.settings.index_dir, retriever.embedder)
         self._appendix_titles = self._find_appendix_titles()
         self._missing = self.missing_appendices()
@@ -219,7 +218,7 @@ class Answerer:
         )
 
     def idf(self, stem: str) -> float:
-        return math.log(1 + self._n / (1 + self._df.get(stem, 0)))
+        return self.vocabulary.idf(stem)
 
     def ask(self, question: str, history: Sequence[str] = ()) -> Answer:
         """Answer ``question`` (Swedish or English) in the context of earlier questions."""
@@ -256,7 +255,15 @@ class Answerer:
         return Answer(scored.turn.question, text, False, (citation,), scored.hits, scored.turn.query)
 
     def score(self, question: str, history: Sequence[str] = (), *, doc_ids: Sequence[str] | None = None) -> Scored:
-        """Retrieve (from ``doc_ids`` only, when given), build candidates and score them with both models."""
+        """Retrieve (from ``doc_ids`` only, when given), build candidates and score them with both models.
+
+        With ``doc_ids`` the word statistics (idf, known words) are those of those documents alone, as
+        if the others were not in the knowledge base (training asks questions with their own document
+        left out this way)."""
+        vocabulary = self.vocabulary
+        if doc_ids is not None:
+            wanted = set(doc_ids)
+            vocabulary = vocabulary.without(c for c in self.retriever.chunks if c.doc_id not in wanted)
         turn = resolve_turn(question, history)
         query = self.expand_acronyms(turn.query)
         turn = Turn(turn.question, query, turn.kind, turn.stems, turn.history_stems)
@@ -271,12 +278,12 @@ class Answerer:
         for c in candidates:
             vectors.append(table[offset : offset + len(c.parts)])
             offset += len(c.parts)
-        rows = candidate_features(q, candidates, vectors, self.idf)
+        rows = candidate_features(q, candidates, vectors, vocabulary.idf)
         logits = self.ranker.logits(rows)
         passages = hits[: self.policy.passages]
-        qrow = question_features(q, candidates, rows, logits, passages, self.known, self.idf)
+        qrow = question_features(q, candidates, rows, logits, passages, vocabulary.known, vocabulary.idf)
         confidence = float(self.gate.probabilities(qrow[None, :])[0]) if candidates else 0.0
-        return Scored(turn, q, hits, candidates, rows, logits, qrow, confidence)
+        return Scored(turn, q, hits, candidates, rows, logits, qrow, confidence, vocabulary)
 
     def threshold(self, question: Question) -> float:
         """The abstention threshold. A question in another language is never declined: no data in
@@ -286,7 +293,7 @@ class Answerer:
 
     def known(self, stem: str) -> bool:
         """True when the documents use the stem at all."""
-        return self._df.get(stem, 0) > 0
+        return self.vocabulary.known(stem)
 
     def choose(self, scored: Scored) -> list[Candidate]:
         """The best candidate, and a close second that does not overlap it (see ``choose``).
@@ -381,7 +388,7 @@ class Answerer:
         wanted |= {int(n) for n in _APPENDIX_REF.findall(query)}
         q_stems = set(tokenize(query))
         for number, title in missing.items():
-            rare = {s for s in tokenize(title) if self._df.get(s, 0) <= 1}
+            rare = {s for s in tokenize(title) if self.vocabulary.count(s) <= 1}
             if q_stems & rare:
                 wanted.add(number)
         return [

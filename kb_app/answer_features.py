@@ -1,7 +1,7 @@
 """Features of answer candidates for the learned ranker and the abstention model.
 
 The question asks for a type of fact (``question_type``: amount, date, count, duration, name,
-place, reason, yes/no, list, definition or other); general patterns tell which types a sentence
+measure, place, reason, yes/no, list, definition or other); general patterns tell which types a sentence
 holds (``held_types``). Each candidate gets a vector of ``FEATURES``: dense similarity of the
 question and its sentences, idf-weighted coverage of the question's content words, the passage's
 retrieval score and rank, answer-type match, position and length. ``question_features`` summarise
@@ -22,7 +22,7 @@ from kb_app.candidates import ITEM, LEAD_IN, PAIR, ROW, Candidate, split_units
 from kb_app.lexical import tokenize
 from kb_app.models import Hit
 
-FACT_TYPES = ("amount", "date", "count", "duration", "name", "place", "reason")
+FACT_TYPES = ("amount", "date", "count", "duration", "measure", "name", "place", "reason")
 
 _NUMBER = r"\d[\d  ,.]*"
 _MONTHS = "januari|februari|mars|april|maj|juni|juli|augusti|september|oktober|november|december"
@@ -43,6 +43,8 @@ HOLDS: dict[str, re.Pattern[str]] = {
         r"|\w+årig\w*|\b(?:1[89]|20)\d\d\s*[-–]\s*(?:1[89]|20)\d\d\b",
         re.I,
     ),
+    # a number with a unit or noun after it: "5 km", "0,1 ppm", "3,6 meter", "9 bäddar" (not a year)
+    "measure": re.compile(r"(?<![\d,.])(?!(?:1[89]|20)\d\d\b)\d+(?:[,.]\d+)?\s?(?:%|[^\W\d_]+\b)"),
     # a capitalised word that does not start the sentence (a name, an authority, a title)
     "name": re.compile(r"(?<=[\w,;:)]\s)[A-ZÅÄÖ][\wåäöé]+(?:\s+[A-ZÅÄÖ][\wåäöé]+)*"),
     "place": re.compile(r"\b(?:i|på|från|till|inom|utanför)\s+[A-ZÅÄÖ][\wåäöé]+"),
@@ -51,16 +53,28 @@ HOLDS: dict[str, re.Pattern[str]] = {
 
 # What a question asks for, from its interrogative frame (Swedish and English).
 _ASKS: tuple[tuple[str, re.Pattern[str]], ...] = (
-    ("amount", re.compile(r"^(hur mycket|vad kostar|vilket belopp|vilken (avgift|kostnad|summa)|how much)\b")),
+    (
+        "amount",
+        re.compile(
+            rf"^(hur mycket|vad kostar|vilket belopp|vilken (avgift|kostnad|summa)|how much|hur många ({_UNITS}))\b"
+        ),
+    ),
     ("count", re.compile(r"^(hur många|hur stort antal|how many)\b")),
     ("duration", re.compile(r"^(hur länge|hur lång tid|under hur lång|how long|for how long)\b")),
-    ("date", re.compile(r"^(när|vilket år|vilket datum|vilken dag|från och med när|senast när|when|what year)\b")),
+    ("date", re.compile(r"^(när|vilket år|vilket datum|vilken dag|vilken tidpunkt|från och med när|when|what year)\b")),
+    (
+        "measure",
+        re.compile(
+            r"^(hur (stor|stort|stora|hög|högt|höga|bred|brett|djup|tung|gammal|gammalt|lång|långt|långa)"
+            r"|how (big|large|high|wide|old|long))\b"
+        ),
+    ),
     (
         "name",
         re.compile(r"^(vem|vilka personer|vilken (myndighet|organisation|person)|vilka (myndigheter|aktörer)|who)\b"),
     ),
     ("place", re.compile(r"^(var|vart|i vilken (stad|kommun|region|län|land)|where)\b")),
-    ("reason", re.compile(r"^(varför|av vilken anledning|vad är syftet|why)\b")),
+    ("reason", re.compile(r"^(varför|vilken anledning|vilket skäl|vad är syftet|why)\b")),
     ("definition", re.compile(r"^(vad (är|betyder|innebär|menas|avses)|what (is|are|does .* mean))\b")),
     ("list", re.compile(r"^(vilka|vad ingår|lista|nämn|which|what are)\b")),
     (
@@ -72,7 +86,9 @@ _ASKS: tuple[tuple[str, re.Pattern[str]], ...] = (
 )
 
 _FRAME = re.compile(
-    r"^\s*(hur|how)\s+(lång\w*|länge|stor\w*|mycket|många|ofta|gammal\w*|hög\w*|much|many|long|big|large|often)\b"
+    r"^\s*(?:[^\W\d_]+\s+){0,2}?(hur|how)\s+"
+    r"(lång\w*|länge|stor\w*|mycket|många|ofta|gammal\w*|hög\w*|bred\w*|djup\w*|tung\w*"
+    r"|much|many|long|big|large|often|high|wide|old)\b"
 )
 
 FEATURES = (
@@ -142,6 +158,9 @@ LEXICAL = frozenset(
         "passage_max_coverage",
         "lexical_sharpness",
         "rarest_in_best",
+        "covered_type",
+        "missing_rare",
+        "missing_idf",
     }
 )
 
@@ -164,18 +183,37 @@ QUESTION_FEATURES = (
     "dense_sharpness",
     "lexical_sharpness",
     "rarest_in_best",
+    "asks_fact",
+    "best_type",
+    "covered_type",
+    "missing_rare",
+    "missing_idf",
 )
 
 
 _COL = {name: i for i, name in enumerate(FEATURES)}
 
 
+# Words that may stand before the interrogative: "Från vilket datum …", "Vid hur många tillfällen …".
+_LEADING = re.compile(
+    r"^(?:och|men|från|efter|före|senast|sedan|till|vid|under|inom|i|med|för|av|på|om|upp till|fram till"
+    r"|from|after|before|until|by|in|at|for|to|of|on)\s+"
+)
+
+
 def question_type(question: str) -> str:
-    """The kind of answer a question wants (see _ASKS); "other" when its frame says nothing."""
-    q = question.lower().strip().lstrip("¿-–— ").removeprefix("och ").removeprefix("men ").strip()
-    for kind, pattern in _ASKS:
-        if pattern.match(q):
-            return kind
+    """The kind of answer a question wants (see _ASKS); "other" when its frame says nothing.
+
+    The frame may follow a preposition ("Från vilket datum", "Vid hur många tillfällen")."""
+    q = question.lower().strip().lstrip("¿-–— ")
+    for _ in range(4):
+        for kind, pattern in _ASKS:
+            if pattern.match(q):
+                return kind
+        stripped = _LEADING.sub("", q, count=1)
+        if stripped == q:
+            break
+        q = stripped
     return "other"
 
 
@@ -276,11 +314,18 @@ def candidate_features(
         f[base + 10] = float(len(cand.text) < 30)
     _lexical_features(question, candidates, rows, idf)
     rows[:, 0] = 1.0
-    rows[:, 2] = rows[:, 1] - rows[:, 1].max()
-    rows[:, 6] = rows[:, 5] - rows[:, 5].max()
-    rows[:, _COL["dense_rank"]] = 1.0 / (1 + np.argsort(np.argsort(-rows[:, 1], kind="stable")))
-    rows[:, _COL["coverage_rank"]] = 1.0 / (1 + np.argsort(np.argsort(-rows[:, 5], kind="stable")))
+    relative_features(rows)
     return language_blind(rows, FEATURES) if question.english else rows
+
+
+def relative_features(rows: np.ndarray) -> np.ndarray:
+    """Fill in (in place) the features that compare a candidate with the others of its question."""
+    if len(rows):
+        rows[:, 2] = rows[:, 1] - rows[:, 1].max()
+        rows[:, 6] = rows[:, 5] - rows[:, 5].max()
+        rows[:, _COL["dense_rank"]] = 1.0 / (1 + np.argsort(np.argsort(-rows[:, 1], kind="stable")))
+        rows[:, _COL["coverage_rank"]] = 1.0 / (1 + np.argsort(np.argsort(-rows[:, 5], kind="stable")))
+    return rows
 
 
 def language_blind(rows: np.ndarray, names: Sequence[str]) -> np.ndarray:
@@ -363,6 +408,12 @@ def question_features(
     total = sum(idf(s) for s in asked) or 1.0
     f[7] = sum(idf(s) for s in asked if not known(s)) / total
     f[9] = float(question.english)
+    f[18] = float(question.kind in FACT_TYPES)
+    if asked:
+        found = set().union(*passage_words)
+        missing = [idf(s) for s in asked if s not in found]
+        f[21] = max(missing) / max(idf(s) for s in asked) if missing else 0.0
+        f[22] = max(missing, default=0.0)
     if passages:
         dense = [h.dense_score or 0.0 for h in passages]
         lexical = np.array([h.lexical_score or 0.0 for h in passages])
@@ -385,4 +436,7 @@ def question_features(
     f[13] = float(rows[:, _COL["matched_idf"]].max())
     if asked:
         f[17] = float(max(asked, key=idf) in set(stems(candidates[best].text)))
+    typed = rows[:, _COL["type_match"]] if question.kind in FACT_TYPES else np.ones(len(rows))
+    f[19] = float(typed[best])
+    f[20] = float((rows[:, _COL["coverage"]] * typed).max())
     return language_blind(f, QUESTION_FEATURES) if question.english else f

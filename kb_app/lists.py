@@ -32,6 +32,9 @@ def headers(row: str) -> tuple[str, ...]:
 
 
 def _lead_in(cand: Candidate) -> str:
+    """The sentence ending with a colon that introduces the candidate's list ("" when there is none)."""
+    if cand.kind == LEAD_IN:
+        return cand.parts[0]
     units = split_units(cand.hit.chunk.text)
     start = cand.index
     while start > 0 and units[start - 1].kind == units[cand.index].kind:

@@ -12,9 +12,13 @@
   plausible questions with words in common). Half of SweFAQ's dev split adds the same for FAQ
   answers, and the dev questions are also asked in a corpus of many documents (the report and the
   five shared PDFs) and against the PDFs alone.
+- Removed-context questions see the corpus without their own document: idf and "known word"
+  statistics leave it out too (kb_app.vocabulary), as in an index that never held it.
 - The kind of model (logistic or boosted trees), the second-quote ratio and the abstention
   threshold are chosen on the SweQUAD-MC dev split (and, for abstention, the half of SweFAQ's dev
-  split that the abstention model did not learn from); the test splits play no part.
+  split that the abstention model did not learn from, and the development questions over the
+  report and the five PDFs, bench/data/dev_pdfs.jsonl and dev_dialogues.jsonl: false abstention
+  stays within the limit on each); the test splits and the held-out sets play no part.
 
 The weights go to kb_app/data/answer_model.json with the data they came from.
 """
@@ -39,11 +43,15 @@ from kb_app.evaluation import build_index, normalise, read_jsonl, swequad_files,
 from kb_app.models import Hit
 from kb_app.ranker import LogisticModel, Model, TreeModel, fit
 from kb_app.retrieval import Retriever
+from kb_app.vocabulary import Vocabulary
 
 L2_GRID = (0.3, 3.0)
 TREE_LEAVES = (7, 15)
 RATIO_GRID = (0.1, 0.2, 0.35, 0.5, 2.0)  # 2.0: never a second quote
-MAX_FALSE_ABSTENTION = 0.04  # on the dev split's answerable questions
+MAX_FALSE_ABSTENTION = 0.04  # on each selection set's answerable questions
+# Questions over the report and the five shared PDFs written for development (not the held-out sets):
+# they take part in choosing the abstention threshold, never in fitting a model.
+DEVELOPMENT = tuple(Path(__file__).parents[1] / "bench" / "data" / f for f in ("dev_pdfs.jsonl", "dev_dialogues.jsonl"))
 
 
 @dataclass
@@ -59,6 +67,7 @@ class Collected:
     question: Question
     passages: tuple[Hit, ...]
     keys: list[list[str]]  # a text answers when it holds one alternative of every group
+    vocabulary: Vocabulary  # the word statistics of the corpus it was asked in (own document left out)
 
     def answers(self, text: str) -> bool:
         norm = normalise(text)
@@ -99,6 +108,7 @@ def collect(
         scored.question,
         scored.hits[: answerer.policy.passages],
         keys,
+        scored.vocabulary,
     )
 
 
@@ -185,10 +195,11 @@ def accuracy(model: Model, items: Sequence[Collected], ratio: float) -> float:
     return good / max(1, total)
 
 
-def gate_row(model: Model, c: Collected, answerer: Answerer) -> np.ndarray:
+def gate_row(model: Model, c: Collected) -> np.ndarray:
     """The abstention features of one collected question, with ``model`` as the ranker."""
     logits = model.logits(c.rows)
-    return question_features(c.question, c.candidates, c.rows, logits, c.passages, answerer.known, answerer.idf)
+    vocabulary = c.vocabulary
+    return question_features(c.question, c.candidates, c.rows, logits, c.passages, vocabulary.known, vocabulary.idf)
 
 
 def _ranker_candidates(x: np.ndarray, y: np.ndarray, w: np.ndarray) -> list[tuple[str, Model]]:
@@ -213,12 +224,12 @@ def data_version(paths: Sequence[Path]) -> str:
 
 @dataclass
 class _Data:
-    """Everything collected for training: candidates per source and the answerers they came from."""
+    """Everything collected for training: candidates per source."""
 
     swequad: list[Collected]
     faq: list[Collected]
     dev: list[Collected]
-    contexts: dict[str, Answerer]
+    development: list[Collected]  # in-domain questions for choosing the threshold only
 
 
 def train(
@@ -239,7 +250,7 @@ def train(
     select = [c for c in data.swequad if c.split == "dev"]
     fit = [*sq_train, *blind, *faq_fit, *data.dev]
     score, ratio, ranker = _fit_ranker([c for c in fit if c.answerable], select, log)
-    declined, false, threshold, gate = _fit_gate(ranker, fit, select + faq_select, data.contexts, log)
+    declined, false, threshold, gate = _fit_gate(ranker, fit, select + faq_select + data.development, log)
     swequad_path = datasets / "swequad-mc" / "swequad_mc_flat.jsonl"
     version = data_version([swequad_path, datasets / "swefaq" / "swefaq_pairs.jsonl", dev])
     _write(out, ranker, gate, ratio, threshold, version)
@@ -277,8 +288,8 @@ def _collect(settings: Settings, datasets: Path, dev: Path, workdir: Path, log: 
         *dev_questions(mixed_kb, dev, source="dev-pdfs"),
         *dev_questions(mixed_kb, dev, source="dev-pdfs", doc_ids=pdf_ids, answerable=False),
     ]
-    contexts = {"swequad": answerer, "swefaq": faq_answerer, "dev": dev_kb, "dev-pdfs": mixed_kb}
-    return _Data(items, faq, dev_items, contexts)
+    development = [c for path in DEVELOPMENT for c in dev_questions(mixed_kb, path, source=f"development/{path.stem}")]
+    return _Data(items, faq, dev_items, development)
 
 
 def _fit_ranker(
@@ -301,15 +312,14 @@ def _fit_gate(
     ranker: Model,
     gate_items: list[Collected],
     threshold_items: list[Collected],
-    contexts: dict[str, Answerer],
     log: Callable[[str], None],
 ) -> tuple[float, float, float, Model]:
     """(declined, false abstention, threshold, model): the abstention model that declines the most
     negatives at the threshold that keeps false abstention in bounds (``_threshold``)."""
-    gx = np.vstack([gate_row(ranker, c, contexts[c.source]) for c in gate_items])
+    gx = np.vstack([gate_row(ranker, c) for c in gate_items])
     gy = np.array([c.answerable for c in gate_items], dtype=bool)
     gw = np.array([_weight(c) for c in gate_items])
-    sx = np.vstack([gate_row(ranker, c, contexts[c.source]) for c in threshold_items])
+    sx = np.vstack([gate_row(ranker, c) for c in threshold_items])
     answerable = np.array([c.answerable for c in threshold_items])
     sources = np.array([c.source for c in threshold_items])
     chosen: tuple[float, float, Model] | None = None
@@ -367,10 +377,11 @@ def _gate_candidates(x: np.ndarray, y: np.ndarray, w: np.ndarray) -> list[tuple[
     from sklearn.ensemble import HistGradientBoostingClassifier
 
     found: list[tuple[str, Model]] = [("logistisk", fit(QUESTION_FEATURES, x, y.astype(float), weights=w, l2=1.0))]
-    trees = HistGradientBoostingClassifier(
-        max_iter=150, learning_rate=0.05, max_leaf_nodes=7, l2_regularization=1.0, random_state=0
-    ).fit(x, y, sample_weight=w)
-    found.append(("träd 7 löv", TreeModel.from_sklearn(trees, QUESTION_FEATURES)))
+    for leaves in TREE_LEAVES:
+        trees = HistGradientBoostingClassifier(
+            max_iter=150, learning_rate=0.05, max_leaf_nodes=leaves, l2_regularization=1.0, random_state=0
+        ).fit(x, y, sample_weight=w)
+        found.append((f"träd {leaves} löv", TreeModel.from_sklearn(trees, QUESTION_FEATURES)))
     return found
 
 

@@ -84,13 +84,7 @@ def test_goals_question_gets_all_three_goals_with_a_citation(kb: KnowledgeBase) 
     ("question", "expected"),
     [
         ("Hur mycket betalar varje kommun?", "4 kronor"),
-        pytest.param(
-            "När bildades partnerskapet?",
-            "2006",
-            marks=pytest.mark.xfail(
-                strict=True, reason="known regression: declined, confidence just under the threshold"
-            ),
-        ),
+        ("När bildades partnerskapet?", "2006"),
         ("Vem leder partnerskapet?", "kommunstyrelseordförandena"),
         ("Hur mycket pengar används för investeringsfrämjande?", "13,0 miljoner"),
         ("Hur finansieras verksamheten?", "4 kronor per invånare"),

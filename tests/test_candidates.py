@@ -93,6 +93,14 @@ def test_candidates_skip_contents_lines_and_respect_the_passage_limit() -> None:
         ("Får man bygga en altan utan lov?", "yesno"),
         ("How much does it cost?", "amount"),
         ("Och hur finansieras det?", "other"),
+        # the frame after a preposition, a unit after "hur många", measures
+        ("Från vilket datum gäller föreskrifterna?", "date"),
+        ("Vid hur många tillfällen ska spår dokumenteras?", "count"),
+        ("Av vilket skäl ändrades lagen?", "reason"),
+        ("Hur många kronor kostar ansökan?", "amount"),
+        ("Hur bred ska zonen vara?", "measure"),
+        ("Hur gammalt får intyget vara?", "measure"),
+        ("Hur lång tid tar handläggningen?", "duration"),
     ],
 )
 def test_question_types(question: str, kind: str) -> None:
@@ -110,6 +118,8 @@ def test_question_types(question: str, kind: str) -> None:
         ("Ansvaret ligger hos Naturvårdsverket.", {"name"}, {"amount", "date"}),
         ("Kontoret ligger i Uppsala.", {"place", "name"}, set()),
         ("Det görs för att skydda arbetstagarna.", {"reason"}, {"name", "count"}),
+        ("En zon på 3,6 meter läggs till.", {"measure"}, {"date", "amount"}),
+        ("Projektet startade 2007.", {"date"}, {"measure", "count"}),
         # no false types from ordinary words: "en", "ett", a capital at the start of the sentence
         ("Partnerskapet leds av en styrgrupp och ett råd.", set(), {"count", "name", "place", "amount"}),
     ],
@@ -147,3 +157,16 @@ def test_a_pair_ending_in_a_lead_in_brings_its_list() -> None:
 
 def test_a_labelled_line_is_not_a_heading() -> None:
     assert not is_noise(Unit("Handläggare: Anna Berg", SENTENCE, 0))
+
+
+def test_a_lists_lead_in_says_what_the_list_is_about() -> None:
+    """``lists.about`` and ``list_title`` read a lead-in candidate's own lead-in sentence."""
+    from kb_app import lists
+    from kb_app.lexical import tokenize
+
+    hit = _hit("Inledning om annat.\n\nDe deltagande kommunerna är:\n\n- Ekby\n- Dalåker\n- Norrvik")
+    lead_in = next(c for c in build_candidates([hit], passages=1) if c.kind == LEAD_IN)
+    item = next(c for c in build_candidates([hit], passages=1) if c.kind == ITEM)
+    assert set(tokenize("kommunerna")) <= lists.about(lead_in)
+    assert lists.about(lead_in) == lists.about(item)
+    assert lists.list_title(lead_in) == lists.list_title(item) == "De deltagande kommunerna är"
