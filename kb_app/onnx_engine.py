@@ -157,7 +157,10 @@ class OnnxEncoder:
 
     def encode(self, texts: Sequence[str]) -> np.ndarray:
         """L2-normalised embeddings of ``texts`` (prompts already prepended)."""
-        encodings = [self.tokenizer.encode(text) for text in texts]
+        return self.encode_ids([self.tokenizer.encode(text) for text in texts])
+
+    def encode_ids(self, encodings: Sequence[list[int]]) -> np.ndarray:
+        """L2-normalised embeddings of texts already turned into token ids (``token_ids``)."""
         width = max(len(e) for e in encodings)
         ids = np.full((len(encodings), width), PAD_ID, dtype=np.int64)
         mask = np.zeros((len(encodings), width), dtype=np.int64)

@@ -6,6 +6,7 @@ from a dictionary: special tokens are split off first, every other character goe
 one-to-one normalisation map (control characters out, compatibility forms folded), runs of spaces
 collapse to one, spaces become ``▁`` with one ``▁`` in front, and a Viterbi search picks the pieces
 with the highest total score (a character with no piece is unknown; unknowns in a row are fused).
+No piece spans a space, so the search runs word by word and remembers each word's pieces.
 ``save`` writes what it needs from ``tokenizer.json`` into ``unigram.json`` (about 70 MB in memory);
 kb_app.onnx_engine checks at export that both give the same ids (tests/test_onnx.py checks more texts).
 """
@@ -22,6 +23,7 @@ FILE = "unigram.json"
 META = "\u2581"
 UNKNOWN_PENALTY = 10.0  # an unknown character scores the lowest piece score minus this (as in SentencePiece)
 _SPACES = re.compile(" {2,}")
+_CACHE_LIMIT = 200_000  # words whose pieces are remembered (a few tens of MB at most)
 
 
 def save(tokenizer_json: Path, target: Path) -> None:
@@ -43,6 +45,7 @@ def save(tokenizer_json: Path, target: Path) -> None:
         and last.get("pattern") == {"Regex": " {2,}"}
         and spec["pre_tokenizer"].get("type") == "Metaspace"
         and spec["pre_tokenizer"].get("prepend_scheme") == "always"
+        and not any(META in piece[1:] for piece, _ in model["vocab"])  # no piece spans a space
     )
     if not expected:
         raise ModelError(f"Tokeniseraren i {tokenizer_json} har ett okänt format.")
@@ -73,6 +76,7 @@ class UnigramTokenizer:
         self._split = re.compile("(" + "|".join(re.escape(s) for s in sorted(special, key=len, reverse=True)) + ")")
         self._bos, self._eos = special["<s>"], special["</s>"]
         self._max = max_tokens
+        self._cache: dict[str, list[int]] = {}
 
     def encode(self, text: str) -> list[int]:
         """The ids the model sees, truncated to ``max_tokens`` like the Hugging Face tokenizer."""
@@ -91,7 +95,19 @@ class UnigramTokenizer:
         text = text.replace(" ", META)
         if not text.startswith(META):
             text = META + text
-        return self._viterbi(text)
+        ids: list[int] = []
+        for word in text.split(META)[1:]:  # no piece spans a space, so each word is searched on its own
+            ids += self._word(META + word)
+        return ids
+
+    def _word(self, word: str) -> list[int]:
+        """The pieces of one word (``▁`` and what follows up to the next space), cached."""
+        cached = self._cache.get(word)
+        if cached is None:
+            if len(self._cache) >= _CACHE_LIMIT:
+                self._cache.clear()
+            cached = self._cache[word] = self._viterbi(word)
+        return cached
 
     def _viterbi(self, text: str) -> list[int]:
         """The best-scoring pieces (ties go to the earlier start, as in ``tokenizers``)."""

@@ -56,9 +56,8 @@ def save_unit_vectors(
         known = {k: np.asarray(old[1][position[k]]) for k in keys if k in position}
     missing = [i for i, k in enumerate(keys) if k not in known]
     if missing:
-        order = sorted(missing, key=lambda i: len(texts[i]))  # similar lengths share a batch: little padding
-        vectors = embedder().embed_passages([texts[i] for i in order], progress=progress)
-        known.update({keys[i]: v for i, v in zip(order, vectors, strict=True)})
+        vectors = embedder().embed_passages([texts[i] for i in missing], progress=progress)  # batched by length
+        known.update({keys[i]: v for i, v in zip(missing, vectors, strict=True)})
     folder = generation / FOLDER
     folder.mkdir(parents=True, exist_ok=True)
     matrix = np.stack([known[k] for k in keys]).astype(np.float32) if keys else np.zeros((0, 0), np.float32)
