@@ -8,10 +8,12 @@ and a permalinked paragraph live in the URL (``?vy=Dokument&dok=…&stycke=…``
 
 from __future__ import annotations
 
+import functools
 import logging
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
@@ -168,7 +170,9 @@ def app_url() -> str:
     return url.split("?", 1)[0]
 
 
-def page_ask(kb: KnowledgeBase) -> None:
+def page_ask(get_kb: Callable[[], KnowledgeBase]) -> None:
+    """The chat. The index is only needed for a question or a conversation, so a new visitor gets
+    the question box while it loads."""
     history: list[dict[str, Any]] = st.session_state.setdefault("history", [])
     left, right = st.columns([1, 1])
     if left.button("Ny konversation", disabled=not history, icon=":material/refresh:"):
@@ -187,7 +191,7 @@ def page_ask(kb: KnowledgeBase) -> None:
         with st.chat_message("user"):
             st.markdown(md_escape(entry["question"]))
         with st.chat_message("assistant"):
-            show_answer(kb, entry)
+            show_answer(get_kb(), entry)
     typed = st.chat_input("Ställ en fråga om SBA, till exempel: Vilka mål har partnerskapet?")
     question = typed if typed is not None else st.session_state.pop("pending_question", None)
     if question is None:
@@ -197,7 +201,7 @@ def page_ask(kb: KnowledgeBase) -> None:
     with st.chat_message("user"):
         st.markdown(md_escape(question) or "–")
     with st.spinner("Söker i dokumenten…"):
-        answer = kb.ask(question, [e["question"] for e in history if not e["answer"].abstained])
+        answer = get_kb().ask(question, [e["question"] for e in history if not e["answer"].abstained])
     history.append({"id": uuid.uuid4().hex, "question": question, "answer": answer})
     st.rerun()  # draw the conversation (and its buttons) with the new answer in it
 
@@ -383,24 +387,27 @@ def render_admin(kb: KnowledgeBase) -> None:
 def main() -> None:
     st.title("SBA kunskapsbas")
     settings = Settings.from_env()
-    kb = current_kb(settings)
-    status = kb.status()
-    st.caption(
-        f"{status.documents} dokument · {status.chunks} avsnitt · uppdaterat {md_escape(status.updated_at or 'okänt')}"
-    )
+    get_kb = functools.cache(functools.partial(current_kb, settings))  # once a run, when first needed
+    if not index_ready(settings):
+        get_kb()  # built here, above the views, with its progress bar
+    header = st.empty()  # the index's status, written once the index is loaded (below)
     tabs = st.tabs(VIEWS, key=PARAM_VIEW, bind="query-params", on_change="rerun")
     for view, tab in zip(VIEWS, tabs, strict=True):
         if not tab.open:
             continue
         with tab:
             if view == "Fråga":
-                page_ask(kb)
+                page_ask(get_kb)  # draws the question box before it needs the index
             elif view == "Sök i dokumenten":
-                page_search(kb)
+                page_search(get_kb())
             elif view == "Introduktion":
-                page_introduction(kb)
+                page_introduction(get_kb())
             else:
-                page_documents(kb)
+                page_documents(get_kb())
+    status = get_kb().status()  # on a first visit the index loads here, after the question box is drawn
+    header.caption(
+        f"{status.documents} dokument · {status.chunks} avsnitt · uppdaterat {md_escape(status.updated_at or 'okänt')}"
+    )
 
 
 try:
