@@ -146,7 +146,8 @@ def resolve_turn(question: str, history: Sequence[str]) -> Turn:
     A turn that stands on its own (no pronoun, no "Och …", two or more content words) is asked as
     it is. Otherwise the content words of the latest earlier turn that the new one lacks are added
     to the retrieval query; the new turn's words still decide what is asked, and an elliptic turn
-    without a question frame ("Och för 2008?") keeps the earlier turn's kind of question.
+    without a question frame ("Och för 2008?") keeps the earlier turn's kind of question (a turn
+    with a frame and words of its own, "Vilket departement står bakom det?", keeps its own).
     """
     stems = tuple(content_stems(question))
     kind = question_type(question)
@@ -157,7 +158,10 @@ def resolve_turn(question: str, history: Sequence[str]) -> Turn:
     previous = history[-1]
     topic_words = [w for w in re.findall(r"\w+", previous) if tokenize(w) and tokenize(w)[0] not in stems]
     topic_stems = tuple(dict.fromkeys(s for w in topic_words for s in tokenize(w)))
-    if kind == "other" or (_ELLIPSIS.match(lower) and len(stems) <= 1 and kind in ("list", "yesno")):
+    elliptic = bool(_ELLIPSIS.match(lower))
+    if (kind == "other" and (elliptic or len(stems) <= 1)) or (
+        elliptic and len(stems) <= 1 and kind in ("list", "yesno")
+    ):
         kind = question_type(previous)
     query = f"{question} {' '.join(topic_words)}".strip()
     return Turn(question, query, kind, stems, topic_stems)

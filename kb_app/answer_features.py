@@ -249,11 +249,14 @@ class Question:
 
 
 def _match(stem: str, words: set[str]) -> float:
-    """1 for the stem itself; 0.5 when it stands inside a Swedish compound (investering ~ investeringsfrämjande)."""
+    """1 for the stem itself; 0.5 when one stands inside the other as part of a Swedish compound
+    (investering ~ investeringsfrämjande, telefonnummer ~ telefon)."""
     if stem in words:
         return 1.0
-    if len(stem) >= 5 and any(stem in word for word in words if len(word) > len(stem)):
-        return 0.5
+    for word in words:
+        short, long = (stem, word) if len(stem) < len(word) else (word, stem)
+        if len(short) >= 5 and short in long:
+            return 0.5
     return 0.0
 
 

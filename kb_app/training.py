@@ -288,7 +288,7 @@ def _collect(settings: Settings, datasets: Path, dev: Path, workdir: Path, log: 
         *dev_questions(mixed_kb, dev, source="dev-pdfs"),
         *dev_questions(mixed_kb, dev, source="dev-pdfs", doc_ids=pdf_ids, answerable=False),
     ]
-    development = [c for path in DEVELOPMENT for c in dev_questions(mixed_kb, path, source=f"development/{path.stem}")]
+    development = [c for path in DEVELOPMENT for c in dev_questions(mixed_kb, path, source="development")]
     return _Data(items, faq, dev_items, development)
 
 

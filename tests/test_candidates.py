@@ -170,3 +170,21 @@ def test_a_lists_lead_in_says_what_the_list_is_about() -> None:
     assert set(tokenize("kommunerna")) <= lists.about(lead_in)
     assert lists.about(lead_in) == lists.about(item)
     assert lists.list_title(lead_in) == lists.list_title(item) == "De deltagande kommunerna är"
+
+
+def test_a_compound_matches_its_parts_in_both_directions() -> None:
+    from kb_app.answer_features import coverage
+    from kb_app.lexical import tokenize
+
+    def idf(_: str) -> float:
+        return 1.0
+
+    words = set(tokenize("Telefon: 08-508 280 22"))
+    assert coverage(tokenize("telefonnummer"), words, idf) == 0.5  # the question's compound holds the word
+    assert coverage(tokenize("investering"), set(tokenize("investeringsfrämjande")), idf) == 0.5
+    assert coverage(tokenize("hus"), set(tokenize("husbil")), idf) == 0.0  # too short to count
+
+
+def test_a_follow_up_with_its_own_frame_keeps_its_kind() -> None:
+    assert resolve_turn("Vilket departement står bakom det?", ["Vilket datum beslutades direktivet?"]).kind == "other"
+    assert resolve_turn("Och den högsta?", ["Hur hög är den lägsta avgiften?"]).kind == "measure"
