@@ -188,6 +188,10 @@ QUESTION_FEATURES = (
     "covered_type",
     "missing_rare",
     "missing_idf",
+    "top_agrees",
+    "best_passage_rank",
+    "dense_margin",
+    "lexical_margin",
 )
 
 
@@ -403,43 +407,77 @@ def question_features(
     idf: Callable[[str], float],
 ) -> np.ndarray:
     """One row of QUESTION_FEATURES: how well the best candidates and passages support an answer at all."""
-    f = np.zeros(len(QUESTION_FEATURES), dtype=np.float64)
-    f[0] = 1.0
-    asked = question.stems
-    passage_words = [set(stems(h.chunk.text)) for h in passages]
-    f[6] = coverage(asked, set().union(*passage_words), idf)
-    total = sum(idf(s) for s in asked) or 1.0
-    f[7] = sum(idf(s) for s in asked if not known(s)) / total
-    f[9] = float(question.english)
-    f[18] = float(question.kind in FACT_TYPES)
-    if asked:
-        found = set().union(*passage_words)
-        missing = [idf(s) for s in asked if s not in found]
-        f[21] = max(missing) / max(idf(s) for s in asked) if missing else 0.0
-        f[22] = max(missing, default=0.0)
-    if passages:
-        dense = [h.dense_score or 0.0 for h in passages]
-        lexical = np.array([h.lexical_score or 0.0 for h in passages])
-        f[14] = max(coverage(asked, words, idf) for words in passage_words)
-        f[15] = dense[0] - dense[-1]
-        f[16] = float((lexical[0] - lexical.mean()) / (lexical.std() + 1e-6))
-    if not len(logits):
-        return f
-    best = int(np.argmax(logits))
-    f[1] = 1.0 / (1.0 + math.exp(-float(logits[best])))
-    f[2] = float(logits[best])
-    f[3] = float(rows[:, _COL["dense"]].max())
-    f[4] = float(rows[:, _COL["passage_dense"]].max())
-    f[5] = float(rows[best, _COL["coverage"]])
-    f[8] = float(rows[:, _COL["type_match"]].max()) if question.kind in FACT_TYPES else 1.0
-    f[10] = float(rows[:, _COL["pair_overlap"]].max())
-    f[11] = float(rows[:, _COL["coverage"]].max())
-    ordered = np.sort(logits)
-    f[12] = float(ordered[-1] - ordered[-2]) if len(ordered) > 1 else 0.0
-    f[13] = float(rows[:, _COL["matched_idf"]].max())
-    if asked:
-        f[17] = float(max(asked, key=idf) in set(stems(candidates[best].text)))
-    typed = rows[:, _COL["type_match"]] if question.kind in FACT_TYPES else np.ones(len(rows))
-    f[19] = float(typed[best])
-    f[20] = float((rows[:, _COL["coverage"]] * typed).max())
+    values = {
+        "bias": 1.0,
+        "english": float(question.english),
+        "asks_fact": float(question.kind in FACT_TYPES),
+        **_passage_support(question.stems, passages, known, idf),
+    }
+    if len(logits):
+        values.update(_candidate_support(question, candidates, rows, logits, idf))
+    f = np.array([values.get(name, 0.0) for name in QUESTION_FEATURES], dtype=np.float64)
     return language_blind(f, QUESTION_FEATURES) if question.english else f
+
+
+def _passage_support(
+    asked: Sequence[str], passages: Sequence[Hit], known: Callable[[str], bool], idf: Callable[[str], float]
+) -> dict[str, float]:
+    """How much of the question the passages (and the documents at all) hold, and how peaked retrieval is."""
+    passage_words = [set(stems(h.chunk.text)) for h in passages]
+    found = set().union(*passage_words)
+    total = sum(idf(s) for s in asked) or 1.0
+    missing = [idf(s) for s in asked if s not in found]
+    values = {
+        "passage_coverage": coverage(asked, found, idf),
+        "unknown_share": sum(idf(s) for s in asked if not known(s)) / total,
+        "missing_rare": max(missing) / max(idf(s) for s in asked) if missing else 0.0,
+        "missing_idf": max(missing, default=0.0),
+    }
+    if not passages:
+        return values
+    dense = sorted((h.dense_score or 0.0 for h in passages), reverse=True)
+    lexical = np.array([h.lexical_score or 0.0 for h in passages])
+    top_lexical = np.sort(lexical)[::-1]
+    first_dense = passages[0].dense_score or 0.0
+    return values | {
+        "passage_max_coverage": max(coverage(asked, words, idf) for words in passage_words),
+        "dense_sharpness": first_dense - (passages[-1].dense_score or 0.0),
+        "lexical_sharpness": float((lexical[0] - lexical.mean()) / (lexical.std() + 1e-6)),
+        "top_agrees": float(first_dense >= dense[0] and lexical[0] >= lexical.max()),
+        "dense_margin": dense[0] - dense[1] if len(dense) > 1 else 0.0,
+        "lexical_margin": float((top_lexical[0] - top_lexical[1]) / (top_lexical[0] + 1e-6))
+        if len(lexical) > 1
+        else 0.0,
+    }
+
+
+def _candidate_support(
+    question: Question,
+    candidates: Sequence[Candidate],
+    rows: np.ndarray,
+    logits: np.ndarray,
+    idf: Callable[[str], float],
+) -> dict[str, float]:
+    """How good the best candidates are: the ranker's verdict, their similarity, words and kind of fact."""
+    best = int(np.argmax(logits))
+    ordered = np.sort(logits)
+    asks_fact = question.kind in FACT_TYPES
+    typed = rows[:, _COL["type_match"]] if asks_fact else np.ones(len(rows))
+    values = {
+        "best_probability": 1.0 / (1.0 + math.exp(-float(logits[best]))),
+        "best_logit": float(logits[best]),
+        "best_dense": float(rows[:, _COL["dense"]].max()),
+        "top_passage_dense": float(rows[:, _COL["passage_dense"]].max()),
+        "best_coverage": float(rows[best, _COL["coverage"]]),
+        "type_available": float(typed.max()),
+        "best_pair_overlap": float(rows[:, _COL["pair_overlap"]].max()),
+        "max_coverage": float(rows[:, _COL["coverage"]].max()),
+        "logit_margin": float(ordered[-1] - ordered[-2]) if len(ordered) > 1 else 0.0,
+        "matched_idf": float(rows[:, _COL["matched_idf"]].max()),
+        "best_type": float(typed[best]),
+        "covered_type": float((rows[:, _COL["coverage"]] * typed).max()),
+        "best_passage_rank": float(rows[best, _COL["inverse_rank"]]),
+    }
+    if question.stems:
+        values["rarest_in_best"] = float(max(question.stems, key=idf) in set(stems(candidates[best].text)))
+    return values

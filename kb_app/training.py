@@ -48,7 +48,7 @@ from kb_app.vocabulary import Vocabulary
 L2_GRID = (0.3, 3.0)
 TREE_LEAVES = (7, 15)
 RATIO_GRID = (0.1, 0.2, 0.35, 0.5, 2.0)  # 2.0: never a second quote
-MAX_FALSE_ABSTENTION = 0.04  # on each selection set's answerable questions
+MAX_FALSE_ABSTENTION = 0.04  # on each selection set's answerable questions (half the 0.05 allowed: the sets are small)
 # Questions over the report and the five shared PDFs written for development (not the held-out sets):
 # they take part in choosing the abstention threshold, never in fitting a model.
 DEVELOPMENT = tuple(Path(__file__).parents[1] / "bench" / "data" / f for f in ("dev_pdfs.jsonl", "dev_dialogues.jsonl"))
@@ -379,7 +379,11 @@ def _gate_candidates(x: np.ndarray, y: np.ndarray, w: np.ndarray) -> list[tuple[
     found: list[tuple[str, Model]] = [("logistisk", fit(QUESTION_FEATURES, x, y.astype(float), weights=w, l2=1.0))]
     for leaves in TREE_LEAVES:
         trees = HistGradientBoostingClassifier(
-            max_iter=150, learning_rate=0.05, max_leaf_nodes=leaves, l2_regularization=1.0, random_state=0
+            max_iter=150,
+            learning_rate=0.05,
+            max_leaf_nodes=leaves,
+            l2_regularization=1.0,
+            random_state=0,
         ).fit(x, y, sample_weight=w)
         found.append((f"träd {leaves} löv", TreeModel.from_sklearn(trees, QUESTION_FEATURES)))
     return found

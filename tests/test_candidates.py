@@ -188,3 +188,20 @@ def test_a_compound_matches_its_parts_in_both_directions() -> None:
 def test_a_follow_up_with_its_own_frame_keeps_its_kind() -> None:
     assert resolve_turn("Vilket departement står bakom det?", ["Vilket datum beslutades direktivet?"]).kind == "other"
     assert resolve_turn("Och den högsta?", ["Hur hög är den lägsta avgiften?"]).kind == "measure"
+
+
+def test_no_word_of_the_question_in_the_passages_gives_no_confidence() -> None:
+    """``_supported``: a Swedish question none of whose words the passages hold cannot be answered
+    extractively; an English one is judged on meaning alone."""
+    import numpy as np
+
+    from kb_app.answer import _supported
+    from kb_app.answer_features import QUESTION_FEATURES, Question
+
+    row = np.zeros(len(QUESTION_FEATURES))
+    swedish = Question("Vad kostar ett busskort?", "amount", ("busskort",), (), np.zeros(3), False)
+    english = Question("What does a bus pass cost?", "amount", ("bus",), (), np.zeros(3), True)
+    assert not _supported(swedish, row)
+    assert _supported(english, row)
+    row[QUESTION_FEATURES.index("passage_coverage")] = 0.5
+    assert _supported(swedish, row)
