@@ -32,6 +32,7 @@ from kb_app import lists
 from kb_app.answer_features import (
     FEATURES,
     HOLDS,
+    MONTHS,
     QUESTION_FEATURES,
     Question,
     candidate_features,
@@ -70,7 +71,9 @@ _APPENDIX_REF = re.compile(r"\bbilaga\s+(\d+)\b", re.I)
 _APPENDIX_LINE = re.compile(r"^(?:- )?Bilaga\s+(\d+)\s+(.+)$", re.I | re.M)
 _ACRONYM = re.compile(r"\b[A-ZÅÄÖ]{2,6}\b")
 _NAME = re.compile(r"\b(?:[A-ZÅÄÖ][a-zåäöé]+ ){1,5}[A-ZÅÄÖ][a-zåäöé]+\b")
-_BOLD_KINDS = ("amount", "date", "duration", "count", "name", "place")
+_BOLD_KINDS = ("amount", "date", "duration", "count", "measure", "name", "place")
+# a whole date ("1 januari 2008", "den 12 maj"), bolded before a bare year or month
+_FULL_DATE = re.compile(rf"\b\d{{1,2}}\s+(?:{MONTHS})(?:\s+\d{{4}})?\b", re.I)
 _FULL_NAME = re.compile(r"\b[A-ZÅÄÖ][a-zåäöé]+(?:\s+[A-ZÅÄÖ][a-zåäöé]+)+")  # a person's or body's full name
 
 
@@ -438,7 +441,8 @@ def _bold(text: str, kind: str) -> str:
     """The first phrase of the asked type (amount, date, …) in bold; the text unchanged otherwise."""
     if kind not in _BOLD_KINDS:
         return text
-    match = (_FULL_NAME if kind == "name" else HOLDS[kind]).search(text)
+    pattern = {"name": _FULL_NAME, "date": _FULL_DATE}.get(kind)
+    match = (pattern and pattern.search(text)) or HOLDS[kind].search(text)
     if match is None or not match.group(0).strip():
         return text
     start, end = match.span()

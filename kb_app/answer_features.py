@@ -25,7 +25,7 @@ from kb_app.models import Hit
 FACT_TYPES = ("amount", "date", "count", "duration", "measure", "name", "place", "reason")
 
 _NUMBER = r"\d[\d  ,.]*"
-_MONTHS = "januari|februari|mars|april|maj|juni|juli|augusti|september|oktober|november|december"
+MONTHS = "januari|februari|mars|april|maj|juni|juli|augusti|september|oktober|november|december"
 _NUMBER_WORDS = "två|tre|fyra|fem|sex|sju|åtta|nio|tio|elva|tolv|tjugo|trettio|fyrtio|femtio|hundra|tusen"
 _UNITS = "kronor|kr|tkr|mkr|miljon\\w*|miljard\\w*|procent|%|euro|sek|€|\\$"
 
@@ -33,7 +33,7 @@ _UNITS = "kronor|kr|tkr|mkr|miljon\\w*|miljard\\w*|procent|%|euro|sek|€|\\$"
 HOLDS: dict[str, re.Pattern[str]] = {
     "amount": re.compile(rf"{_NUMBER}\s*(?:{_UNITS})\b|{_NUMBER}\s*%|(?:{_NUMBER_WORDS})\s+(?:{_UNITS})\b", re.I),
     "date": re.compile(
-        rf"\b(?:1[89]|20)\d\d\b|\b\d{{1,2}}\s+(?:{_MONTHS})\b|\b(?:{_MONTHS})\b|\b\d{{4}}-\d\d-\d\d\b"
+        rf"\b(?:1[89]|20)\d\d\b|\b\d{{1,2}}\s+(?:{MONTHS})\b|\b(?:{MONTHS})\b|\b\d{{4}}-\d\d-\d\d\b"
         r"|\b(?:våren|hösten|sommaren|vintern|årsskiftet|kvartal)\b",
         re.I,
     ),

@@ -205,3 +205,17 @@ def test_no_word_of_the_question_in_the_passages_gives_no_confidence() -> None:
     assert _supported(english, row)
     row[QUESTION_FEATURES.index("passage_coverage")] = 0.5
     assert _supported(swedish, row)
+
+
+@pytest.mark.parametrize(
+    ("text", "kind", "bold"),
+    [
+        ("För inventering ska en zon på 5 km läggas till.", "measure", "**5 km**"),
+        ("Varje kommun betalar 4 kronor per invånare.", "amount", "**4 kronor**"),
+        ("Föreskrifterna träder i kraft den 1 januari 2008.", "date", "**1 januari 2008**"),
+    ],
+)
+def test_the_asked_fact_is_in_bold(text: str, kind: str, bold: str) -> None:
+    from kb_app.answer import _bold
+
+    assert bold in _bold(text, kind)
