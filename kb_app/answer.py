@@ -149,8 +149,9 @@ def resolve_turn(question: str, history: Sequence[str]) -> Turn:
     A turn that stands on its own (no pronoun, no "Och …", two or more content words) is asked as
     it is. Otherwise the content words of the latest earlier turn that the new one lacks are added
     to the retrieval query; the new turn's words still decide what is asked, and an elliptic turn
-    without a question frame ("Och för 2008?") keeps the earlier turn's kind of question (a turn
-    with a frame and words of its own, "Vilket departement står bakom det?", keeps its own).
+    without a question frame ("Och för 2008?", or a turn of at most one content word) keeps the
+    earlier turn's kind of question; any other turn keeps its own ("Vilket departement står bakom
+    det?" stays "other" after a question about a date).
     """
     stems = tuple(content_stems(question))
     kind = question_type(question)
@@ -268,7 +269,7 @@ class Answerer:
         if the others were not in the knowledge base (training asks questions with their own document
         left out this way)."""
         vocabulary = self.vocabulary
-        if doc_ids is not None:
+        if doc_ids:  # as in retrieval, an empty list filters nothing
             wanted = set(doc_ids)
             vocabulary = vocabulary.without(c for c in self.retriever.chunks if c.doc_id not in wanted)
         turn = resolve_turn(question, history)
@@ -289,7 +290,7 @@ class Answerer:
         logits = self.ranker.logits(rows)
         passages = hits[: self.policy.passages]
         qrow = question_features(q, candidates, rows, logits, passages, vocabulary.known, vocabulary.idf)
-        confidence = float(self.gate.probabilities(qrow[None, :])[0]) if candidates and _supported(q, qrow) else 0.0
+        confidence = float(self.gate.probabilities(qrow[None, :])[0]) if candidates and supported(q, qrow) else 0.0
         return Scored(turn, q, hits, candidates, rows, logits, qrow, confidence, vocabulary)
 
     def threshold(self, question: Question) -> float:
@@ -408,11 +409,12 @@ class Answerer:
 _PASSAGE_COVERAGE = QUESTION_FEATURES.index("passage_coverage")
 
 
-def _supported(question: Question, row: np.ndarray) -> bool:
+def supported(question: Question, row: np.ndarray) -> bool:
     """False when none of a Swedish question's content words (or their compound parts) occurs in the
     passages found: an extractive answer then cannot be about what was asked (the confidence is 0).
-    In SweQUAD-MC this holds for 14 of 1,190 removed-context questions and 1 answerable one."""
-    return question.english or not question.stems or row[_PASSAGE_COVERAGE] > 0
+    In SweQUAD-MC this holds for 14 of 1,190 removed-context questions and 1 answerable one. A
+    follow-up is not judged this way: its own words may be few ("Vad kostar det?")."""
+    return question.english or not question.stems or bool(question.history_stems) or row[_PASSAGE_COVERAGE] > 0
 
 
 def choose(candidates: Sequence[Candidate], logits: np.ndarray, ratio: float) -> list[int]:

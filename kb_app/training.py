@@ -12,8 +12,9 @@
   plausible questions with words in common). Half of SweFAQ's dev split adds the same for FAQ
   answers, and the dev questions are also asked in a corpus of many documents (the report and the
   five shared PDFs) and against the PDFs alone.
-- Removed-context questions see the corpus without their own document: idf and "known word"
-  statistics leave it out too (kb_app.vocabulary), as in an index that never held it.
+- Removed-context questions see the corpus without their own document: the search leaves it out,
+  and so do the features' idf and "known word" statistics (kb_app.vocabulary); only BM25's own
+  scores still count it.
 - The kind of model (logistic or boosted trees), the second-quote ratio and the abstention
   threshold are chosen on the SweQUAD-MC dev split (and, for abstention, the half of SweFAQ's dev
   split that the abstention model did not learn from, and the development questions over the

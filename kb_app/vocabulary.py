@@ -3,7 +3,7 @@
 The answer features weigh a question's words by their rarity (idf), and the abstention model asks
 which of the question's words the documents never use. Training asks questions against the corpus
 with their own document left out, so a ``Vocabulary`` can leave documents out too: the features
-then see that corpus as it would be without them, as at answer time.
+then see that corpus as it would be without them (BM25's own statistics still count them).
 """
 
 from __future__ import annotations
@@ -42,7 +42,7 @@ class Vocabulary:
 
     def count(self, stem: str) -> int:
         """In how many passages the stem occurs."""
-        return self.df.get(stem, 0) - self.removed.get(stem, 0)
+        return max(0, self.df.get(stem, 0) - self.removed.get(stem, 0))
 
     def idf(self, stem: str) -> float:
         return math.log(1 + max(1, self.n - self.removed_n) / (1 + self.count(stem)))

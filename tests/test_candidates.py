@@ -191,20 +191,22 @@ def test_a_follow_up_with_its_own_frame_keeps_its_kind() -> None:
 
 
 def test_no_word_of_the_question_in_the_passages_gives_no_confidence() -> None:
-    """``_supported``: a Swedish question none of whose words the passages hold cannot be answered
+    """``supported``: a Swedish question none of whose words the passages hold cannot be answered
     extractively; an English one is judged on meaning alone."""
     import numpy as np
 
-    from kb_app.answer import _supported
+    from kb_app.answer import supported
     from kb_app.answer_features import QUESTION_FEATURES, Question
 
     row = np.zeros(len(QUESTION_FEATURES))
     swedish = Question("Vad kostar ett busskort?", "amount", ("busskort",), (), np.zeros(3), False)
     english = Question("What does a bus pass cost?", "amount", ("bus",), (), np.zeros(3), True)
-    assert not _supported(swedish, row)
-    assert _supported(english, row)
+    assert not supported(swedish, row)
+    assert supported(english, row)
+    follow_up = Question("Vad kostar det?", "amount", ("kost",), ("busskort",), np.zeros(3), False)
+    assert supported(follow_up, row)  # a follow-up's own words may be few
     row[QUESTION_FEATURES.index("passage_coverage")] = 0.5
-    assert _supported(swedish, row)
+    assert supported(swedish, row)
 
 
 @pytest.mark.parametrize(
