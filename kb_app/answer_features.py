@@ -27,6 +27,8 @@ FACT_TYPES = ("amount", "date", "count", "duration", "measure", "name", "place",
 _NUMBER = r"\d[\d  ,.]*"
 MONTHS = "januari|februari|mars|april|maj|juni|juli|augusti|september|oktober|november|december"
 _NUMBER_WORDS = "två|tre|fyra|fem|sex|sju|åtta|nio|tio|elva|tolv|tjugo|trettio|fyrtio|femtio|hundra|tusen"
+# words that follow a number without being its unit ("kapitel 2 och 3 i …")
+_FUNCTION_WORDS = "och|eller|i|av|på|till|för|med|om|att|som|är|var|den|det|de|en|ett|kap|st|ff|and|or|of|in|to"
 _UNITS = "kronor|kr|tkr|mkr|miljon\\w*|miljard\\w*|procent|%|euro|sek|€|\\$"
 
 # What a sentence holds. Case-sensitive where capitals matter (names and places).
@@ -44,7 +46,11 @@ HOLDS: dict[str, re.Pattern[str]] = {
         re.I,
     ),
     # a number with a unit or noun after it: "5 km", "0,1 ppm", "3,6 meter", "9 bäddar" (not a year)
-    "measure": re.compile(r"(?<![\d,.])(?!(?:1[89]|20)\d\d\b)\d+(?:[,.]\d+)?\s?(?:%|[^\W\d_]+\b)"),
+    "measure": re.compile(
+        r"(?<![\d,.:/-])(?!(?:1[89]|20)\d\d\b)\d+(?:[,.]\d+)?(?![\d.:/-])\s?"
+        rf"(?:%|(?!(?:{_FUNCTION_WORDS})\b)[^\W\d_]+\b)",
+        re.I,
+    ),
     # a capitalised word that does not start the sentence (a name, an authority, a title)
     "name": re.compile(r"(?<=[\w,;:)]\s)[A-ZÅÄÖ][\wåäöé]+(?:\s+[A-ZÅÄÖ][\wåäöé]+)*"),
     "place": re.compile(r"\b(?:i|på|från|till|inom|utanför)\s+[A-ZÅÄÖ][\wåäöé]+"),
@@ -86,8 +92,9 @@ _ASKS: tuple[tuple[str, re.Pattern[str]], ...] = (
 )
 
 _FRAME = re.compile(
-    r"^\s*(?:[^\W\d_]+\s+){0,2}?(hur|how)\s+"
-    r"(lång\w*|länge|stor\w*|mycket|många|ofta|gammal\w*|hög\w*|bred\w*|djup\w*|tung\w*"
+    r"^\s*(?:(?:och|men|från|efter|före|senast|sedan|till|vid|under|inom|i|med|för|av|på|om)\s+){0,2}?"
+    r"(hur|how)\s+(lång|långt|långa|länge|stor|stort|stora|större|störst|mycket|många|ofta|gammal|gammalt|gamla"
+    r"|hög|högt|höga|högre|högst|bred|brett|breda|djup|djupt|djupa|tung|tungt|tunga"
     r"|much|many|long|big|large|often|high|wide|old)\b"
 )
 

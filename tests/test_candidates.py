@@ -107,6 +107,13 @@ def test_question_types(question: str, kind: str) -> None:
     assert question_type(question) == kind
 
 
+def test_the_frame_of_a_measure_question_is_not_content_but_look_alike_words_are() -> None:
+    from kb_app.answer_features import content_stems
+
+    assert content_stems("Hur bred ska zonen vara?") == content_stems("Hur ska zonen vara?")
+    assert "bredbandsutbyggnad" in content_stems("Beskriv hur bredbandsutbyggnaden finansieras.")
+
+
 @pytest.mark.parametrize(
     ("sentence", "present", "absent"),
     [
@@ -120,6 +127,9 @@ def test_question_types(question: str, kind: str) -> None:
         ("Det görs för att skydda arbetstagarna.", {"reason"}, {"name", "count"}),
         ("En zon på 3,6 meter läggs till.", {"measure"}, {"date", "amount"}),
         ("Projektet startade 2007.", {"date"}, {"measure", "count"}),
+        # numbers that are not measures: after a colon or a dash, before a function word
+        ("Enligt kapitel 2 och 3 i lagen (SFS 2008:567) gäller det.", set(), {"measure"}),
+        ("Den 2008-01-01 trädde den i kraft.", set(), {"measure"}),
         # no false types from ordinary words: "en", "ett", a capital at the start of the sentence
         ("Partnerskapet leds av en styrgrupp och ett råd.", set(), {"count", "name", "place", "amount"}),
     ],
