@@ -299,10 +299,6 @@ class Answerer:
         and its sources, so the reader can judge)."""
         return 0.0 if question.english else self.gate.threshold
 
-    def known(self, stem: str) -> bool:
-        """True when the documents use the stem at all."""
-        return self.vocabulary.known(stem)
-
     def choose(self, scored: Scored) -> list[Candidate]:
         """The best candidate, and a close second that does not overlap it (see ``choose``).
 

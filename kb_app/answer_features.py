@@ -91,8 +91,11 @@ _ASKS: tuple[tuple[str, re.Pattern[str]], ...] = (
     ),
 )
 
+# Words that may stand before the interrogative: "Från vilket datum …", "Vid hur många tillfällen …".
+_PREPOSITIONS = "och|men|från|efter|före|senast|sedan|till|vid|under|inom|i|med|för|av|på|om"
+
 _FRAME = re.compile(
-    r"^\s*(?:(?:och|men|från|efter|före|senast|sedan|till|vid|under|inom|i|med|för|av|på|om)\s+){0,2}?"
+    rf"^\s*(?:(?:{_PREPOSITIONS})\s+){{0,2}}?"
     r"(hur|how)\s+(lång|långt|långa|länge|stor|stort|stora|större|störst|mycket|många|ofta|gammal|gammalt|gamla"
     r"|hög|högt|höga|högre|högst|bred|brett|breda|djup|djupt|djupa|tung|tungt|tunga"
     r"|much|many|long|big|large|often|high|wide|old)\b"
@@ -205,11 +208,7 @@ QUESTION_FEATURES = (
 _COL = {name: i for i, name in enumerate(FEATURES)}
 
 
-# Words that may stand before the interrogative: "Från vilket datum …", "Vid hur många tillfällen …".
-_LEADING = re.compile(
-    r"^(?:och|men|från|efter|före|senast|sedan|till|vid|under|inom|i|med|för|av|på|om|upp till|fram till"
-    r"|from|after|before|until|by|in|at|for|to|of|on)\s+"
-)
+_LEADING = re.compile(rf"^(?:{_PREPOSITIONS}|upp till|fram till|from|after|before|until|by|in|at|for|to|of|on)\s+")
 
 
 def question_type(question: str) -> str:
@@ -264,6 +263,8 @@ def _match(stem: str, words: set[str]) -> float:
     (investering ~ investeringsfrämjande, telefonnummer ~ telefon)."""
     if stem in words:
         return 1.0
+    if len(stem) < 5:  # the shorter part would be under 5 letters
+        return 0.0
     for word in words:
         short, long = (stem, word) if len(stem) < len(word) else (word, stem)
         if len(short) >= 5 and short in long:
@@ -328,18 +329,11 @@ def candidate_features(
         f[base + 10] = float(len(cand.text) < 30)
     _lexical_features(question, candidates, rows, idf)
     rows[:, 0] = 1.0
-    relative_features(rows)
+    rows[:, 2] = rows[:, 1] - rows[:, 1].max()
+    rows[:, 6] = rows[:, 5] - rows[:, 5].max()
+    rows[:, _COL["dense_rank"]] = 1.0 / (1 + np.argsort(np.argsort(-rows[:, 1], kind="stable")))
+    rows[:, _COL["coverage_rank"]] = 1.0 / (1 + np.argsort(np.argsort(-rows[:, 5], kind="stable")))
     return language_blind(rows, FEATURES) if question.english else rows
-
-
-def relative_features(rows: np.ndarray) -> np.ndarray:
-    """Fill in (in place) the features that compare a candidate with the others of its question."""
-    if len(rows):
-        rows[:, 2] = rows[:, 1] - rows[:, 1].max()
-        rows[:, 6] = rows[:, 5] - rows[:, 5].max()
-        rows[:, _COL["dense_rank"]] = 1.0 / (1 + np.argsort(np.argsort(-rows[:, 1], kind="stable")))
-        rows[:, _COL["coverage_rank"]] = 1.0 / (1 + np.argsort(np.argsort(-rows[:, 5], kind="stable")))
-    return rows
 
 
 def language_blind(rows: np.ndarray, names: Sequence[str]) -> np.ndarray:
