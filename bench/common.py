@@ -13,8 +13,10 @@ from importlib import metadata
 from pathlib import Path
 from typing import TypeVar
 
+from kb_app.config import shared_dir
+
 REPO = Path(__file__).resolve().parents[1]
-SHARED = REPO.parent / "shared"
+SHARED = shared_dir(REPO)
 DEV = SHARED / "eval" / "dev.jsonl"
 DATASETS = SHARED / "datasets"
 PDF_DIR = DATASETS / "pdfs"

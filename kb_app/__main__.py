@@ -12,11 +12,11 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from kb_app.answer import Answer
-from kb_app.config import Settings
+from kb_app.config import Settings, shared_dir
 from kb_app.errors import KbError
 from kb_app.service import KnowledgeBase
 
-SHARED = Path(__file__).resolve().parents[2] / "shared"
+SHARED = shared_dir()
 
 
 def answer_record(answer: Answer, question_id: Any = None) -> dict[str, Any]:

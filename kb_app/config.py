@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
@@ -113,3 +114,30 @@ def _convert(name: str, env: str, default: Any, raw: str) -> Any:
 def documented_settings() -> list[tuple[str, str, Any]]:
     """(variable, help, default) for every setting, for the README and the UI."""
     return [(f.metadata["env"], f.metadata["help"], f.default) for f in fields(Settings)]
+
+
+_REPO = Path(__file__).resolve().parents[1]
+
+
+def shared_dir(repo: Path = _REPO) -> Path:
+    """The workplace's shared folder (public datasets, eval questions, PDFs) for evaluation and tests.
+
+    ``KB_SHARED_DIR`` when set; else ``shared/`` beside the repository; else ``shared/`` beside the
+    repository this one was cloned from (a fresh clone in a temporary folder), read from
+    ``.git/config`` without running git. The first candidate is returned when none exists.
+    """
+    if os.environ.get("KB_SHARED_DIR"):
+        return Path(os.environ["KB_SHARED_DIR"])
+    beside = repo.parent / "shared"
+    if beside.is_dir():
+        return beside
+    try:
+        config = (repo / ".git" / "config").read_text(encoding="utf-8")
+    except OSError:
+        return beside
+    origin = re.search(r'\[remote "origin"\][^\[]*?\burl\s*=\s*(\S+)', config)
+    if origin and not re.match(r"^\w+://|^[\w.-]+@", origin.group(1)):
+        cloned_from = (repo / origin.group(1)).resolve().parent / "shared"
+        if cloned_from.is_dir():
+            return cloned_from
+    return beside

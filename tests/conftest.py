@@ -8,11 +8,11 @@ from pathlib import Path
 
 import pytest
 
-from kb_app.config import Settings
+from kb_app.config import Settings, shared_dir
 from kb_app.embeddings import Embedder
 
 REPO = Path(__file__).resolve().parents[1]
-SHARED = REPO.parent / "shared"
+SHARED = shared_dir(REPO)
 PDF_DIR = SHARED / "datasets" / "pdfs"
 REPORT = REPO / "corpus" / "lagesredovisning-sba-2007.md"
 MODEL_CACHE = REPO / ".kb" / "models"

@@ -35,3 +35,18 @@ def test_every_setting_is_documented_in_the_readme() -> None:
     readme = (REPO / "README.md").read_text(encoding="utf-8")
     missing = [env for env, _, _ in documented_settings() if f"`{env}`" not in readme]
     assert missing == []
+
+
+def test_the_shared_folder_is_found_beside_the_repository_a_clone_came_from(tmp_path: Path) -> None:
+    """A fresh clone in a temporary folder finds ``shared/`` beside the repository it was cloned from."""
+    from kb_app.config import shared_dir
+
+    (tmp_path / "work" / "shared").mkdir(parents=True)
+    (tmp_path / "work" / "main").mkdir()
+    clone = tmp_path / "tmp" / "clone"
+    (clone / ".git").mkdir(parents=True)
+    (clone / ".git" / "config").write_text(f'[remote "origin"]\n\turl = {tmp_path / "work" / "main"}\n')
+    assert shared_dir(clone) == tmp_path / "work" / "shared"
+    assert shared_dir(tmp_path / "work" / "main") == tmp_path / "work" / "shared"  # beside it
+    (clone / ".git" / "config").write_text('[remote "origin"]\n\turl = https://example.org/x.git\n')
+    assert shared_dir(clone) == tmp_path / "tmp" / "shared"  # not found: the usual place, for the message
