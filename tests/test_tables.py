@@ -19,9 +19,7 @@ from kb_app.models import Document
 from kb_app.pdf_tables import find_tables
 from kb_app.service import KnowledgeBase
 
-from .conftest import MODEL_CACHE, REPO
-
-SHARED_PDFS = Path(__file__).resolve().parents[2] / "shared" / "datasets" / "pdfs"
+from .conftest import MODEL_CACHE, PDF_DIR, REPO
 
 
 @pytest.fixture(scope="module")
@@ -126,10 +124,9 @@ def test_justified_prose_and_bullets_are_not_tables() -> None:
     assert find_tables(two_columns) == []
 
 
-@pytest.mark.skipif(not SHARED_PDFS.is_dir(), reason="the shared PDFs are not beside the repository")
 def test_shared_pdfs_contents_lines_are_marked(tmp_path: Path) -> None:
-    path = SHARED_PDFS / "prop_2012-13_187_vissa_skolfragor.pdf"
-    document = read_document(path, SHARED_PDFS, {}, max_bytes=50_000_000)
+    path = PDF_DIR / "prop_2012-13_187_vissa_skolfragor.pdf"
+    document = read_document(path, PDF_DIR, {}, max_bytes=50_000_000)
     contents = _blocks(document, "contents")
     assert contents and {b.page for b in contents} <= {2, 3}
     leaders = [b for b in document.blocks if b.kind != "contents" and "......" in b.text]
