@@ -53,13 +53,14 @@ def run_all(
 ) -> dict[str, Any]:
     embedder = Embedder(settings)
     torch_embedder = Embedder(replace(settings, embedding_engine="torch"))  # the same model in PyTorch
+    int8_embedder = Embedder(replace(settings, embedding_precision="int8"))  # loaded only by the indexing step
     results: dict[str, Any] = {"machine": machine()}
     steps = [
         ("latency", lambda: perf.latency(_kb(settings, embedder), rounds=5, torch_embedder=torch_embedder)),
         ("cold", lambda: perf.cold_start(settings, _kb(settings, embedder).settings)),
         ("reindex", lambda: perf.reindex_unchanged(settings, embedder)),
         ("quality", lambda: quality.run(embedder, settings, limit=limit, torch_embedder=torch_embedder)),
-        ("indexing", lambda: perf.indexing_engines(settings, embedder, torch_embedder)),
+        ("indexing", lambda: perf.indexing_engines(settings, embedder, torch_embedder, int8_embedder)),
         ("scale", lambda: perf.scale(settings, embedder, sizes)),
         ("memory", lambda: perf.memory_and_startup(settings)),
         ("load", lambda: perf.load(_kb(settings, embedder), settings)),

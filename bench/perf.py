@@ -125,12 +125,21 @@ def indexing(settings: Settings, embedder: Embedder) -> dict[str, Any]:
         }
 
 
-def indexing_engines(settings: Settings, embedder: Embedder, torch_embedder: Embedder) -> dict[str, Any]:
-    """``indexing`` with ONNX Runtime (the default) and with PyTorch, one after the other in one run."""
+def indexing_engines(
+    settings: Settings, embedder: Embedder, torch_embedder: Embedder, int8_embedder: Embedder | None = None
+) -> dict[str, Any]:
+    """``indexing`` with ONNX Runtime (the default) and with PyTorch, one after the other in one run.
+
+    With ``int8_embedder`` (``KB_EMBEDDING_PRECISION=int8``), also the int8 model, between the two.
+    """
     onnx = indexing(settings, embedder)
+    if int8_embedder is not None:
+        onnx["int8"] = indexing(replace(settings, embedding_precision="int8"), int8_embedder)
     torch = indexing(settings, torch_embedder)
     onnx["torch"] = torch
     onnx["vs_torch"] = round(onnx["pipeline_chunks_per_s"] / torch["pipeline_chunks_per_s"], 2)
+    if int8_embedder is not None:
+        onnx["int8_vs_torch"] = round(onnx["int8"]["pipeline_chunks_per_s"] / torch["pipeline_chunks_per_s"], 2)
     return onnx
 
 
