@@ -60,10 +60,16 @@ TOO_LONG_TEXT = "Frågan är för lång ({length} tecken). Korta den till högst
 UNSURE_YES_NO = "Dokumenten säger inte uttryckligen ja eller nej. Det som står närmast är:"
 ENGLISH_LEAD = "In the documents (in Swedish):"
 
-_ENGLISH = {"what", "who", "how", "when", "which", "is", "are", "the", "does", "do", "of", "much", "many", "why"}
+# English function words (none of them a Swedish word spelt without å, ä or ö): a question is English
+# when at least a quarter of its words are among them.
+_ENGLISH = frozenset(
+    "what who whom whose how when where which why is are was were the a an does do did of much many to that"
+    " this these those with from can could may might must should would will shall has have had it its they"
+    " their there any apply applies about into than be been".split()
+)
 _ANAPHOR = re.compile(
-    r"\b(det|den|de|dem|där|dit|dess|deras|denna|detta|dessa|samma|han|hon|honom|henne|hans|hennes|dennes"
-    r"|it|they|them|there|this|that|he|she|him|her|his)\b"
+    r"\b(det|den|de|dem|där|dit|dess|deras|denna|detta|dessa|samma|sådan|sådant|sådana|han|hon|honom|henne|hans"
+    r"|hennes|dennes|it|they|them|there|this|that|such|he|she|him|her|his)\b"
 )
 _ELLIPSIS = re.compile(r"^(och|men|samt|även|också|and|what about|how about)\b")
 _NEGATION = re.compile(r"\b(inte|ej|icke|aldrig|ingen|inget|inga|varken|not|no|never)\b", re.I)
@@ -302,7 +308,8 @@ class Answerer:
     def choose(self, scored: Scored) -> list[Candidate]:
         """The best candidate, and a close second that does not overlap it (see ``choose``).
 
-        A list question takes a list about what it asks for (kb_app.lists) over a best sentence."""
+        A list question takes a list about what it asks for (``lists.pick_list``) over a best sentence;
+        a chosen item, row or lead-in brings its whole list (``compose``)."""
         ratio = self.policy.second_ratio or float(self.ranker.meta.get("second_ratio", 2.0))
         chosen = [scored.candidates[i] for i in choose(scored.candidates, scored.logits, ratio)]
         if scored.turn.kind == "list" and chosen[0].kind not in (ITEM, ROW, LEAD_IN):

@@ -62,12 +62,15 @@ _ASKS: tuple[tuple[str, re.Pattern[str]], ...] = (
     (
         "amount",
         re.compile(
-            rf"^(hur mycket|vad kostar|vilket belopp|vilken (avgift|kostnad|summa)|how much|hur många ({_UNITS}))\b"
+            rf"^(hur mycket|vad kostar|vilke[nt] \w*(belopp|avgift|kostnad|summa|pris)|how much|hur många ({_UNITS}))\b"
         ),
     ),
     ("count", re.compile(r"^(hur många|hur stort antal|how many)\b")),
     ("duration", re.compile(r"^(hur länge|hur lång tid|under hur lång|how long|for how long)\b")),
-    ("date", re.compile(r"^(när|vilket år|vilket datum|vilken dag|vilken tidpunkt|från och med när|when|what year)\b")),
+    (
+        "date",
+        re.compile(r"^(när|vilket år|vilket \w*datum|vilken \w*dag|vilken tidpunkt|från och med när|when|what year)\b"),
+    ),
     (
         "measure",
         re.compile(
@@ -77,7 +80,9 @@ _ASKS: tuple[tuple[str, re.Pattern[str]], ...] = (
     ),
     (
         "name",
-        re.compile(r"^(vem|vilka personer|vilken (myndighet|organisation|person)|vilka (myndigheter|aktörer)|who)\b"),
+        re.compile(
+            r"^(vem|vilka personer|vilken \w*(myndighet|organisation|person)|vilka \w*(myndigheter|aktörer)|who)\b"
+        ),
     ),
     ("place", re.compile(r"^(var|vart|i vilken (stad|kommun|region|län|land)|where)\b")),
     ("reason", re.compile(r"^(varför|vilken anledning|vilket skäl|vad är syftet|why)\b")),
@@ -92,7 +97,9 @@ _ASKS: tuple[tuple[str, re.Pattern[str]], ...] = (
 )
 
 # Words that may stand before the interrogative: "Från vilket datum …", "Vid hur många tillfällen …".
-_PREPOSITIONS = "och|men|från|efter|före|senast|sedan|till|vid|under|inom|i|med|för|av|på|om"
+_PREPOSITIONS = (
+    "och|men|från|efter|före|senast|sedan|till|vid|under|inom|i|med|för|av|på|om|inför|tillsammans|ungefär|cirka"
+)
 
 _FRAME = re.compile(
     rf"^\s*(?:(?:{_PREPOSITIONS})\s+){{0,2}}?"
@@ -215,7 +222,7 @@ def question_type(question: str) -> str:
     """The kind of answer a question wants (see _ASKS); "other" when its frame says nothing.
 
     The frame may follow a preposition ("Från vilket datum", "Vid hur många tillfällen")."""
-    q = question.lower().strip().lstrip("¿-–— ")
+    q = _asking_sentence(question.lower().strip()).lstrip("¿-–— ")
     for _ in range(4):
         for kind, pattern in _ASKS:
             if pattern.match(q):
@@ -224,7 +231,23 @@ def question_type(question: str) -> str:
         if stripped == q:
             break
         q = stripped
-    return "other"
+    return "yesno" if _VERB_FIRST.match(q) and q.endswith("?") else "other"
+
+
+# Swedish asks yes/no by putting the finite verb first ("Behövs bygglov …?", "Ärver barnet …?"):
+# a present tense ends in -r or -s, a past tense in -de/-te, or it is one of the irregular auxiliaries.
+_VERB_FIRST = re.compile(
+    r"^(?!(?:och|men|eller|om|jag|vi|du|ni|man|min|mitt|mina|vår|vårt|våra|dom|de|det|den|detta|denna|dessa|där|här)\b)"
+    r"(?!(?:\S+\s+){0,3}(?:vad|vem|vems|vilk\w*|hur|när|var|vart|varför|varifrån)\b)"
+    r"(?:[^\W\d_]+(?:[^\W\d_]r|[^\W\d_]s|de|te)|kan|ska|vill|bör|fick|blev|gick|kom|fanns|gav)\s"
+)
+
+
+def _asking_sentence(question: str) -> str:
+    """The sentence that asks: a question of several sentences ("Mitt barn har astma. Vad ska jag
+    tänka på?") asks in its first sentence that ends with a question mark."""
+    asking = [s for s in re.split(r"(?<=[.!?])\s+", question) if s.endswith("?")]
+    return asking[0] if asking else question
 
 
 @lru_cache(maxsize=65_536)

@@ -2,7 +2,7 @@
 
 A list question ("Vilka kommuner ingår i partnerskapet?") that the abstention model lets through is
 answered with a whole list when a list or table among the top passages is about what the question
-asks for: its column headers, lead-in or section share a word with the question. A table split over
+asks for: its column headers, lead-in and section hold at least half of the question's content words. A table split over
 several passages comes back whole.
 
 A yes/no question about a name ("Är Ekby med?") is answered from a list when one is there: the row
@@ -49,10 +49,14 @@ def about(cand: Candidate) -> set[str]:
 
 
 def pick_list(candidates: Sequence[Candidate], logits: np.ndarray, asked: Iterable[str]) -> int | None:
-    """The best-scored row or item whose list is about a word of the question, if any."""
+    """The best-scored row or item whose list is about what the question asks: its headers, lead-in
+    and section hold at least half of the question's content words (one word in common is not
+    enough: "antal" alone does not make a list of staff counts the answer about beds and rooms)."""
     wanted = set(asked)
     fitting = [
-        i for i, c in enumerate(candidates) if c.kind in (ITEM, ROW, LEAD_IN) and _in_list(c) and about(c) & wanted
+        i
+        for i, c in enumerate(candidates)
+        if wanted and c.kind in (ITEM, ROW, LEAD_IN) and _in_list(c) and 2 * len(about(c) & wanted) >= len(wanted)
     ]
     return max(fitting, key=lambda i: float(logits[i])) if fitting else None
 

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
-from kb_app.answer import resolve_turn
+from kb_app.answer import is_english, resolve_turn
 from kb_app.answer_features import held_types, question_type
 from kb_app.candidates import ITEM, LEAD_IN, PAIR, ROW, SENTENCE, Unit, build_candidates, is_noise, split_units
 from kb_app.models import Chunk, Hit
@@ -101,6 +102,21 @@ def test_candidates_skip_contents_lines_and_respect_the_passage_limit() -> None:
         ("Hur bred ska zonen vara?", "measure"),
         ("Hur gammalt får intyget vara?", "measure"),
         ("Hur lång tid tar handläggningen?", "duration"),
+        # a yes/no question puts its finite verb first, whatever the verb
+        ("Behövs bygglov för att byta en dörr?", "yesno"),
+        ("Ärver barnet vårdnadshavaren?", "yesno"),
+        ("Fanns det en budget för 2007?", "yesno"),
+        ("Budget för 2007?", "other"),  # no verb first: not a yes/no question
+        ("Inför vad söver hon patienten?", "other"),  # the interrogative comes later
+        # a question of several sentences asks in its first one with a question mark
+        ("Jag har astma. Kan jag vaccinera mig?", "yesno"),
+        ("Mitt barn har astma. Vad ska jag tänka på?", "other"),
+        ("Hur många deltar? Är alla kommuner med?", "count"),
+        # the frame noun may end a compound; an adverb may come before the frame
+        ("Vilken sanktionsavgift ska betalas?", "amount"),
+        ("Vilket slutdatum gäller?", "date"),
+        ("Vilken tillsynsmyndighet ansvarar?", "name"),
+        ("Ungefär hur många myndigheter arbetar med miljömålen?", "count"),
     ],
 )
 def test_question_types(question: str, kind: str) -> None:
@@ -144,6 +160,23 @@ def test_a_personal_pronoun_leans_on_the_earlier_turn() -> None:
     turn = resolve_turn("Vilket telefonnummer når man henne på?", ["Vem är handläggare för tjänsteutlåtandet?"])
     assert "handläggare" in turn.query and turn.history_stems
     assert not resolve_turn("Vilket telefonnummer har kansliet?", ["Vem är handläggare?"]).history_stems
+    such = resolve_turn("Hur gammalt får ett sådant intyg vara?", ["Vilken avgift gäller utan utbildningsintyg?"])
+    assert "avgift" in such.query and such.history_stems
+
+
+@pytest.mark.parametrize(
+    ("question", "english"),
+    [
+        ("Which hazard statement code applies to chemical products that may cause cancer?", True),
+        ("What is the capital of France?", True),
+        ("Is Uppsala a member?", True),
+        ("Vad kostar det att vara med?", False),
+        ("Hur mycket betalar varje kommun?", False),
+        ("Finns det en budget for 2007?", False),
+    ],
+)
+def test_english_questions_are_told_by_their_function_words(question: str, english: bool) -> None:
+    assert is_english(question) is english
 
 
 def test_follow_up_takes_the_topic_for_retrieval_but_keeps_its_own_words() -> None:
@@ -231,3 +264,17 @@ def test_the_asked_fact_is_in_bold(text: str, kind: str, bold: str) -> None:
     from kb_app.answer import _bold
 
     assert bold in _bold(text, kind)
+
+
+def test_a_list_answers_a_list_question_only_when_it_is_about_most_of_what_is_asked() -> None:
+    from kb_app import lists
+    from kb_app.answer_features import content_stems
+
+    hit = _hit("Med antal sysselsatta avses:\n\n- de som driver verksamheten\n- inhyrd personal\n- praktikanter")
+    found = build_candidates([hit], passages=1)
+    logits = np.zeros(len(found))
+    about_beds = content_stems("Vilka gränser för antal bäddar och rum gäller för ett hotell?")
+    assert lists.pick_list(found, logits, about_beds) is None  # one word in common ("antal") is not enough
+    about_staff = content_stems("Vilka räknas som sysselsatta?")
+    pick = lists.pick_list(found, logits, about_staff)
+    assert pick is not None and found[pick].kind in (ITEM, LEAD_IN)
