@@ -6,6 +6,9 @@ Question sets (each asked against its own index, built or reused under the work 
 - ``heldout``: bench/data/heldout_pdfs.jsonl over the report and the five shared PDFs (written
   before any tuning; never tuned on);
 - ``dialogues``: bench/data/dialogues.jsonl, every turn with its history, same corpus;
+- ``heldout2``, ``dialogues2``: bench/data/heldout2_pdfs.jsonl and dialogues2.jsonl, a second set of
+  the same kinds written blind from the documents alone before a later round of changes (ea57d14)
+  and read once it was done;
 - ``devpdfs``, ``devdialogues``: bench/data/dev_pdfs.jsonl and dev_dialogues.jsonl, the same kinds
   of questions written later, blind, as development data: their failures may be studied (never
   those of the two sets above);
@@ -42,13 +45,15 @@ REPO = Path(__file__).resolve().parents[1]
 DATA = REPO / "bench" / "data"
 Record = dict[str, Any]
 Engine = Callable[[Settings, list[Record]], list[Record]]
-SETS = ("dev", "heldout", "dialogues", "devpdfs", "devdialogues", "swequad", "negatives")
+SETS = ("dev", "heldout", "dialogues", "heldout2", "dialogues2", "devpdfs", "devdialogues", "swequad", "negatives")
 # question files over the report and the five shared PDFs: held-out (never tuned on) and development
 PDF_SETS = {
     "heldout": "heldout_pdfs.jsonl",
     "dialogues": "dialogues.jsonl",
     "devpdfs": "dev_pdfs.jsonl",
     "devdialogues": "dev_dialogues.jsonl",
+    "heldout2": "heldout2_pdfs.jsonl",
+    "dialogues2": "dialogues2.jsonl",
 }
 
 
@@ -211,7 +216,7 @@ def evaluate(
             if name in sets and (DATA / file).is_file():
                 questions = read_jsonl(DATA / file)
                 report[name] = {e: score_answers(questions, run(pdfs, questions)) for e, run in engines.items()}
-                if name.endswith("dialogues"):
+                if "dialogues" in name:
                     later = [q for q in questions if q.get("history")]
                     for e, run in engines.items():
                         report[name][e]["follow_ups"] = score_answers(later, run(pdfs, later))

@@ -15,11 +15,12 @@
 - Removed-context questions see the corpus without their own document: the search leaves it out,
   and so do the features' idf and "known word" statistics (kb_app.vocabulary); only BM25's own
   scores still count it.
-- The kind of model (logistic or boosted trees), the second-quote ratio and the abstention
-  threshold are chosen on the SweQUAD-MC dev split (and, for abstention, the half of SweFAQ's dev
-  split that the abstention model did not learn from, and the development questions over the
-  report and the five PDFs, bench/data/dev_pdfs.jsonl and dev_dialogues.jsonl: false abstention
-  stays within the limit on each); the test splits and the held-out sets play no part.
+- The kind of model (logistic or boosted trees), the second-quote ratio, the weight of SweFAQ's
+  questions for the abstention model and the abstention threshold are chosen on the SweQUAD-MC dev
+  split (and, for abstention, the half of SweFAQ's dev split that the abstention model did not
+  learn from, and the development questions over the report and the five PDFs,
+  bench/data/dev_pdfs.jsonl and dev_dialogues.jsonl: false abstention stays within the limit on
+  each); the test splits and the held-out sets play no part.
 
 The weights go to kb_app/data/answer_model.json with the data they came from.
 """
@@ -35,7 +36,7 @@ from typing import Any
 
 import numpy as np
 
-from kb_app.answer import MODEL_FILE, Answerer, choose
+from kb_app.answer import MODEL_FILE, Answerer, choose, supported
 from kb_app.answer_eval import DATA, PDF_SETS, pdf_corpus
 from kb_app.answer_features import FEATURES, QUESTION_FEATURES, Question, language_blind, question_features
 from kb_app.candidates import Candidate
@@ -50,6 +51,9 @@ from kb_app.vocabulary import Vocabulary
 L2_GRID = (0.3, 3.0)
 TREE_LEAVES = (7, 15)
 RATIO_GRID = (0.1, 0.2, 0.35, 0.5, 2.0)  # 2.0: never a second quote
+# How much a SweFAQ question weighs when the abstention model learns (the ranker keeps 0.5: its labels
+# are weak). SweFAQ's paraphrases are the hard case for abstention; the weight is chosen with the model.
+GATE_FAQ_WEIGHTS = (0.5, 2.0, 4.0, 6.0)
 MAX_FALSE_ABSTENTION = 0.04  # on each selection set's answerable questions (below the 0.05 allowed: the sets are small)
 # Questions over the report and the five shared PDFs written for development (not the held-out sets):
 # they take part in choosing the abstention threshold, never in fitting a model.
@@ -256,7 +260,9 @@ def train(
     select = [c for c in data.swequad if c.split == "dev"]
     fit = [*sq_train, *blind, *faq_fit, *data.dev]
     score, ratio, ranker = _fit_ranker([c for c in fit if c.answerable], select, log)
-    declined, false, threshold, gate = _fit_gate(ranker, fit, select + faq_select + data.development, log)
+    # a question in another language is never declined (Answerer.threshold), so it sets no threshold
+    pool = [c for c in select + faq_select + data.development if not c.question.english]
+    declined, false, threshold, gate = _fit_gate(ranker, fit, pool, log)
     swequad_path = datasets / "swequad-mc" / "swequad_mc_flat.jsonl"
     version = data_version([swequad_path, datasets / "swefaq" / "swefaq_pairs.jsonl", dev, *DEVELOPMENT])
     _write(out, ranker, gate, ratio, threshold, version)
@@ -324,22 +330,35 @@ def _fit_gate(
     negatives at the threshold that keeps false abstention in bounds (``_threshold``)."""
     gx = np.vstack([gate_row(ranker, c) for c in gate_items])
     gy = np.array([c.answerable for c in gate_items], dtype=bool)
-    gw = np.array([_weight(c) for c in gate_items])
+    faq = np.array([c.source == "swefaq" for c in gate_items])
     sx = np.vstack([gate_row(ranker, c) for c in threshold_items])
+    # as when answering, a question the passages share no word with has confidence 0 (``supported``)
+    unsupported = np.array([not supported(c.question, row) for c, row in zip(threshold_items, sx, strict=True)])
     answerable = np.array([c.answerable for c in threshold_items])
     sources = np.array([c.source for c in threshold_items])
     chosen: tuple[float, float, Model] | None = None
-    for name, model in _gate_candidates(gx, gy, gw):
-        p = model.probabilities(sx)
-        threshold = _threshold(p, answerable, sources)
-        declined = float((p[~answerable] < threshold).mean())
-        log(f"  avböjandemodell {name}: avböjer {declined:.3f} vid tröskel {threshold:.3f}")
-        if chosen is None or declined > chosen[0] + 1e-9:
-            chosen = (declined, threshold, model)
+    for faq_weight in GATE_FAQ_WEIGHTS:
+        gw = np.array([_weight(c) for c in gate_items])
+        gw[faq] = faq_weight
+        for name, model in _gate_candidates(gx, gy, gw):
+            p = np.where(unsupported, 0.0, model.probabilities(sx))
+            threshold = _threshold(p, answerable, sources)
+            declined = float((p[~answerable] < threshold).mean())
+            log(f"  avböjandemodell {name}, SweFAQ-vikt {faq_weight}: avböjer {declined:.3f} (tröskel {threshold:.3f})")
+            if chosen is None or declined > chosen[0] + 1e-9:
+                chosen = (declined, threshold, model)
     assert chosen is not None
     declined, threshold, gate = chosen
-    false = float((gate.probabilities(sx)[answerable] < threshold).mean())
+    p = np.where(unsupported, 0.0, gate.probabilities(sx))
+    false = float((p[answerable] < threshold).mean())
     log(f"Tröskel {threshold:.3f}: avböjer {declined:.3f} av negativen, falskt avböjda {false:.3f}")
+    for source in np.unique(sources):
+        own = sources == source
+        log(
+            f"  {source}: egen gräns {_threshold(p[own], answerable[own], sources[own]):.3f}, "
+            f"avböjer {(p[own & ~answerable] < threshold).mean():.3f}, "
+            f"falskt avböjda {(p[own & answerable] < threshold).mean():.3f}"
+        )
     return declined, false, threshold, gate
 
 

@@ -63,3 +63,18 @@ def test_a_model_for_other_features_is_refused_in_swedish(tmp_path) -> None:  # 
     path.write_text("{inte json")
     with pytest.raises(ModelError, match="kan inte läsas"):
         load_models(path, FEATURES, QUESTION_FEATURES)
+
+
+def test_the_abstention_threshold_keeps_false_abstention_within_the_limit_on_every_source() -> None:
+    from kb_app.training import MAX_FALSE_ABSTENTION, _threshold
+
+    rng = np.random.default_rng(0)
+    p = np.concatenate([rng.uniform(0.3, 1.0, 100), rng.uniform(0.0, 1.0, 50), rng.uniform(0.0, 0.5, 100)])
+    answerable = np.array([True] * 150 + [False] * 100)
+    sources = np.array(["a"] * 100 + ["b"] * 50 + ["a"] * 100)
+    threshold = _threshold(p, answerable, sources)
+    for source in ("a", "b"):
+        own = answerable & (sources == source)
+        assert (p[own] < threshold).mean() <= MAX_FALSE_ABSTENTION
+    # the spread-out source "b" sets it: a higher threshold would decline too many of its questions
+    assert threshold == _threshold(p[sources == "b"], answerable[sources == "b"], sources[sources == "b"])
