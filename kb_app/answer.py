@@ -42,7 +42,7 @@ from kb_app.answer_features import (
     question_type,
 )
 from kb_app.candidates import ITEM, LEAD_IN, PAIR, ROW, Candidate, build_candidates, split_units
-from kb_app.lexical import tokenize
+from kb_app.lexical import swedish_stopwords, tokenize
 from kb_app.models import KIND_APPENDIX, Chunk, Hit
 from kb_app.ranker import Model, load_models
 from kb_app.retrieval import Retriever
@@ -60,12 +60,12 @@ TOO_LONG_TEXT = "Frågan är för lång ({length} tecken). Korta den till högst
 UNSURE_YES_NO = "Dokumenten säger inte uttryckligen ja eller nej. Det som står närmast är:"
 ENGLISH_LEAD = "In the documents (in Swedish):"
 
-# English function words (none of them a Swedish word spelt without å, ä or ö): a question is English
-# when at least a quarter of its words are among them.
+# English function words that are not also Swedish words ("be", "is", "from", "must" are; "a" and
+# "it" stand alone in "a-kassa" and "IT").
 _ENGLISH = frozenset(
-    "what who whom whose how when where which why is are was were the a an does do did of much many to that"
-    " this these those with from can could may might must should would will shall has have had it its they"
-    " their there any apply applies about into than be been".split()
+    "what who whom whose how when where which why are was were the an does do did of much many to that"
+    " this these those with can could may might should would will shall has have had its they"
+    " their there any apply applies about into than been".split()
 )
 _ANAPHOR = re.compile(
     r"\b(det|den|de|dem|där|dit|dess|deras|denna|detta|dessa|samma|sådan|sådant|sådana|han|hon|honom|henne|hans"
@@ -141,10 +141,13 @@ def too_long_answer(question: str, limit: int) -> Answer:
 
 
 def is_english(question: str) -> bool:
+    """True when at least a quarter of the words are English function words, they outnumber the
+    Swedish stopwords and no word has å, ä or ö."""
     words = re.findall(r"[a-zåäö]+", question.lower())
+    english = sum(w in _ENGLISH for w in words)
     return (
-        bool(words)
-        and sum(w in _ENGLISH for w in words) >= max(1, len(words) // 4)
+        english >= max(1, len(words) // 4)
+        and english > sum(w in swedish_stopwords() for w in words)
         and not re.search("[åäö]", question.lower())
     )
 
@@ -313,7 +316,7 @@ class Answerer:
         ratio = self.policy.second_ratio or float(self.ranker.meta.get("second_ratio", 2.0))
         chosen = [scored.candidates[i] for i in choose(scored.candidates, scored.logits, ratio)]
         if scored.turn.kind == "list" and chosen[0].kind not in (ITEM, ROW, LEAD_IN):
-            pick = lists.pick_list(scored.candidates, scored.logits, content_stems(scored.turn.question))
+            pick = lists.pick_list(scored.candidates, scored.logits, scored.turn.question)
             if pick is not None:
                 return [scored.candidates[pick]]
         return chosen

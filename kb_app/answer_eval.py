@@ -8,7 +8,7 @@ Question sets (each asked against its own index, built or reused under the work 
 - ``dialogues``: bench/data/dialogues.jsonl, every turn with its history, same corpus;
 - ``heldout2``, ``dialogues2``: bench/data/heldout2_pdfs.jsonl and dialogues2.jsonl, a second set of
   the same kinds written blind from the documents alone before a later round of changes (ea57d14)
-  and read once it was done;
+  and never tuned on;
 - ``devpdfs``, ``devdialogues``: bench/data/dev_pdfs.jsonl and dev_dialogues.jsonl, the same kinds
   of questions written later, blind, as development data: their failures may be studied (never
   those of the two sets above);

@@ -96,13 +96,14 @@ _ASKS: tuple[tuple[str, re.Pattern[str]], ...] = (
     ),
 )
 
-# Words that may stand before the interrogative: "Från vilket datum …", "Vid hur många tillfällen …".
-_PREPOSITIONS = (
+# Words that may stand before the interrogative: prepositions ("Från vilket datum …", "Vid hur många
+# tillfällen …") and adverbs of approximation ("Ungefär hur många …").
+_BEFORE_FRAME = (
     "och|men|från|efter|före|senast|sedan|till|vid|under|inom|i|med|för|av|på|om|inför|tillsammans|ungefär|cirka"
 )
 
 _FRAME = re.compile(
-    rf"^\s*(?:(?:{_PREPOSITIONS})\s+){{0,2}}?"
+    rf"^\s*(?:(?:{_BEFORE_FRAME})\s+){{0,2}}?"
     r"(hur|how)\s+(lång|långt|långa|länge|stor|stort|stora|större|störst|mycket|många|ofta|gammal|gammalt|gamla"
     r"|hög|högt|höga|högre|högst|bred|brett|breda|djup|djupt|djupa|tung|tungt|tunga"
     r"|much|many|long|big|large|often|high|wide|old)\b"
@@ -215,14 +216,14 @@ QUESTION_FEATURES = (
 _COL = {name: i for i, name in enumerate(FEATURES)}
 
 
-_LEADING = re.compile(rf"^(?:{_PREPOSITIONS}|upp till|fram till|from|after|before|until|by|in|at|for|to|of|on)\s+")
+_LEADING = re.compile(rf"^(?:{_BEFORE_FRAME}|upp till|fram till|from|after|before|until|by|in|at|for|to|of|on)\s+")
 
 
 def question_type(question: str) -> str:
     """The kind of answer a question wants (see _ASKS); "other" when its frame says nothing.
 
     The frame may follow a preposition ("Från vilket datum", "Vid hur många tillfällen")."""
-    q = _asking_sentence(question.lower().strip()).lstrip("¿-–— ")
+    q = _asking_sentence(question.strip()).lower().lstrip("¿-–— ")
     for _ in range(4):
         for kind, pattern in _ASKS:
             if pattern.match(q):
@@ -236,17 +237,24 @@ def question_type(question: str) -> str:
 
 # Swedish asks yes/no by putting the finite verb first ("Behövs bygglov …?", "Ärver barnet …?"):
 # a present tense ends in -r or -s, a past tense in -de/-te, or it is one of the irregular auxiliaries.
+# A subject follows the verb; a noun phrase ("Regler för hotell?", "Projektets budget?") has a
+# preposition, a number or nothing after its first word, or starts with a definite genitive.
 _VERB_FIRST = re.compile(
     r"^(?!(?:och|men|eller|om|jag|vi|du|ni|man|min|mitt|mina|vår|vårt|våra|dom|de|det|den|detta|denna|dessa|där|här)\b)"
     r"(?!(?:\S+\s+){0,3}(?:vad|vem|vems|vilk\w*|hur|när|var|vart|varför|varifrån)\b)"
-    r"(?:[^\W\d_]+(?:[^\W\d_]r|[^\W\d_]s|de|te)|kan|ska|vill|bör|fick|blev|gick|kom|fanns|gav)\s"
+    r"(?![^\W\d_]+(?:ens|ets|ans|ernas|arnas|ornas)\s)"
+    r"(?:[^\W\d_]+(?:[^\W\d_]r|[^\W\d_]s|de|te)|kan|ska|vill|bör|fick|blev|gick|kom|fanns|gav)\s+"
+    rf"(?!(?:{_BEFORE_FRAME}|och|eller)\b|\d)[^\W\d_]"
 )
 
 
 def _asking_sentence(question: str) -> str:
     """The sentence that asks: a question of several sentences ("Mitt barn har astma. Vad ska jag
-    tänka på?") asks in its first sentence that ends with a question mark."""
-    asking = [s for s in re.split(r"(?<=[.!?])\s+", question) if s.endswith("?")]
+    tänka på?") asks in its first sentence that ends with a question mark. A sentence ends at ? or !,
+    or at a full stop after a word of four letters or more before a capital ("t.ex." and "enl." do
+    not end one)."""
+    parts = re.split(r"(?<=[?!])\s+|(?<=[^\W\d_]{4}\.)\s+(?=[A-ZÅÄÖ])", question)
+    asking = [s for s in parts if s.endswith("?")]
     return asking[0] if asking else question
 
 

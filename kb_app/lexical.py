@@ -51,6 +51,11 @@ def _stopwords() -> frozenset[str]:
     return frozenset(STOPWORDS_SWEDISH) | _EXTRA_STOPWORDS
 
 
+def swedish_stopwords() -> frozenset[str]:
+    """The Swedish stopwords that ``tokenize`` drops."""
+    return _stopwords()
+
+
 def tokenize(text: str) -> list[str]:
     """Lower-case words, Swedish stopwords removed, stemmed."""
     words = [w for w in _WORD.findall(text.lower()) if w not in _stopwords()]

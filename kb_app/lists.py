@@ -2,7 +2,8 @@
 
 A list question ("Vilka kommuner ingår i partnerskapet?") that the abstention model lets through is
 answered with a whole list when a list or table among the top passages is about what the question
-asks for: its column headers, lead-in and section hold at least half of the question's content words. A table split over
+asks for: its column headers, lead-in or section hold the noun after "vilka/vilken/vilket" (or, without
+one, at least half of the question's content words). A table split over
 several passages comes back whole.
 
 A yes/no question about a name ("Är Ekby med?") is answered from a list when one is there: the row
@@ -17,6 +18,7 @@ from collections.abc import Iterable, Sequence
 
 import numpy as np
 
+from kb_app.answer_features import content_stems
 from kb_app.candidates import ITEM, LEAD_IN, ROW, Candidate, split_units
 from kb_app.lexical import tokenize
 from kb_app.models import Chunk
@@ -48,17 +50,29 @@ def about(cand: Candidate) -> set[str]:
     return set(tokenize(f"{head} {cand.hit.chunk.section_title}"))
 
 
-def pick_list(candidates: Sequence[Candidate], logits: np.ndarray, asked: Iterable[str]) -> int | None:
-    """The best-scored row or item whose list is about what the question asks: its headers, lead-in
-    and section hold at least half of the question's content words (one word in common is not
-    enough: "antal" alone does not make a list of staff counts the answer about beds and rooms)."""
-    wanted = set(asked)
+def pick_list(candidates: Sequence[Candidate], logits: np.ndarray, question: str) -> int | None:
+    """The best-scored row or item whose list is about what the question asks for: the noun after
+    "vilka/vilken/vilket" ("Vilka kommuner …" wants a list of kommuner; "Vilka gränser för antal
+    bäddar …" does not want a list of staff counts), or, without one, at least half of the
+    question's content words (one word in common is not enough)."""
+    governed = _governed(question)
+    wanted = set(governed or content_stems(question))
+    need = 1 if governed else (len(wanted) + 1) // 2
     fitting = [
         i
         for i, c in enumerate(candidates)
-        if wanted and c.kind in (ITEM, ROW, LEAD_IN) and _in_list(c) and 2 * len(about(c) & wanted) >= len(wanted)
+        if wanted and c.kind in (ITEM, ROW, LEAD_IN) and _in_list(c) and len(about(c) & wanted) >= need
     ]
     return max(fitting, key=lambda i: float(logits[i])) if fitting else None
+
+
+_GOVERNED = re.compile(r"\b(?:vilka|vilken|vilket|which)\s+(\w+)", re.I)
+
+
+def _governed(question: str) -> list[str]:
+    """The stem of the noun an interrogative governs ("Vilka kommuner …" gives kommun), if any."""
+    m = _GOVERNED.search(question)
+    return tokenize(m.group(1)) if m else []
 
 
 _PROPER = re.compile(r"^[A-ZÅÄÖ][^\W\d_]+(?:[ -][^\W\d_]+){0,3}$")

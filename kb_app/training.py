@@ -68,7 +68,7 @@ DEVELOPMENT = tuple(DATA / PDF_SETS[name] for name in ("devpdfs", "devdialogues"
 class Collected:
     """One question's candidates, features and labels (and what the abstention features need)."""
 
-    source: str  # "swequad" | "swefaq" | "dev"
+    source: str  # "swequad" | "swefaq" | "dev" | "dev-pdfs" | "development"
     split: str
     answerable: bool
     rows: np.ndarray
@@ -333,7 +333,9 @@ def _fit_gate(
     faq = np.array([c.source == "swefaq" for c in gate_items])
     sx = np.vstack([gate_row(ranker, c) for c in threshold_items])
     # as when answering, a question the passages share no word with has confidence 0 (``supported``)
-    unsupported = np.array([not supported(c.question, row) for c, row in zip(threshold_items, sx, strict=True)])
+    unsupported = np.array(
+        [not c.candidates or not supported(c.question, row) for c, row in zip(threshold_items, sx, strict=True)]
+    )
     answerable = np.array([c.answerable for c in threshold_items])
     sources = np.array([c.source for c in threshold_items])
     chosen: tuple[float, float, Model] | None = None
@@ -346,7 +348,7 @@ def _fit_gate(
             declined = float((p[~answerable] < threshold).mean())
             log(f"  avböjandemodell {name}, SweFAQ-vikt {faq_weight}: avböjer {declined:.3f} (tröskel {threshold:.3f})")
             if chosen is None or declined > chosen[0] + 1e-9:
-                chosen = (declined, threshold, model)
+                chosen = (declined, threshold, replace(model, meta={**model.meta, "faq_weight": faq_weight}))
     assert chosen is not None
     declined, threshold, gate = chosen
     p = np.where(unsupported, 0.0, gate.probabilities(sx))
@@ -373,7 +375,7 @@ def _write(out: Path, ranker: Model, gate: Model, ratio: float, threshold: float
         "selected_on": SELECTED_ON,
     }
     ranker = replace(ranker, meta={**meta, "second_ratio": ratio})
-    gate = replace(gate, threshold=threshold, meta=meta)
+    gate = replace(gate, threshold=threshold, meta={**meta, **gate.meta})
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps({"ranker": ranker.to_json(), "abstention": gate.to_json()}, indent=1) + "\n")
 
