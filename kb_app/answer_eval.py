@@ -96,7 +96,7 @@ def _half(key: str) -> bool:
     return hashlib.sha256(key.encode()).digest()[0] % 2 == 0
 
 
-def _subset_index(
+def subset_index(
     full: Path, folder: Path, files: Sequence[tuple[str, str, str]], settings: Settings, embedder: Embedder
 ) -> Settings:
     """An index of ``files`` made from a copy of the full index (removals only: nothing is embedded)."""
@@ -115,7 +115,7 @@ def swequad_sets(workdir: Path, datasets: Path, settings: Settings, embedder: Em
         settings, corpus_dir=workdir / "swequad" / "corpus", index_dir=workdir / "swequad" / "index", collection="eval"
     )
     kept = {name for name, _, _ in files if _half(targets[name.removesuffix(".txt")])}
-    half = _subset_index(
+    half = subset_index(
         workdir / "swequad", workdir / "swequad-half", [f for f in files if f[0] in kept], settings, embedder
     )
     questions = [
@@ -139,7 +139,7 @@ def swefaq_sets(workdir: Path, datasets: Path, settings: Settings, embedder: Emb
     files = [(ids[t], "Svar", t + "\n") for t in answers]
     build_index(workdir / "swefaq", files, settings, embedder)
     kept = {name for name, _, _ in files if _half(name)}
-    half = _subset_index(
+    half = subset_index(
         workdir / "swefaq", workdir / "swefaq-half", [f for f in files if f[0] in kept], settings, embedder
     )
     questions = [

@@ -147,6 +147,7 @@ FEATURES = (
     "coverage_rank",
     "order_match",
     "proximity",
+    "local_coverage",
     "english",
 )
 
@@ -168,6 +169,9 @@ LEXICAL = frozenset(
         "coverage_rank",
         "order_match",
         "proximity",
+        "local_coverage",
+        "best_local_coverage",
+        "max_local_coverage",
         "best_coverage",
         "passage_coverage",
         "unknown_share",
@@ -210,6 +214,8 @@ QUESTION_FEATURES = (
     "best_passage_rank",
     "dense_margin",
     "lexical_margin",
+    "best_local_coverage",
+    "max_local_coverage",
 )
 
 
@@ -385,6 +391,7 @@ def _lexical_features(
     asked = set(question.stems)
     asked_pairs = set(zip(question.stems, question.stems[1:], strict=False))
     neighbours: dict[str, list[float]] = {}
+    local = _local_weights(question.stems, candidates, idf)
     for i, cand in enumerate(candidates):
         found = stems(cand.text)
         words = set(found)
@@ -396,6 +403,7 @@ def _lexical_features(
         f[_COL["order_match"]] = _common_subsequence(question.stems, found) / max(1, len(question.stems))
         positions = [j for j, s in enumerate(found) if s in asked]
         f[_COL["proximity"]] = len(positions) / (positions[-1] - positions[0] + 1) if positions else 0.0
+        f[_COL["local_coverage"]] = coverage(question.stems, words, local)
         chunk = cand.hit.chunk
         if chunk.chunk_id not in neighbours:
             neighbours[chunk.chunk_id] = [
@@ -405,6 +413,16 @@ def _lexical_features(
         f[_COL["previous_coverage"]] = cover[cand.index - 1] if cand.index > 0 else 0.0
         last = cand.index + len(cand.parts)
         f[_COL["next_coverage"]] = cover[last] if last < len(cover) else 0.0
+
+
+def _local_weights(
+    asked: Sequence[str], candidates: Sequence[Candidate], idf: Callable[[str], float]
+) -> Callable[[str], float]:
+    """Idf times the share of the retrieved passages that lack the word: the words every passage shares
+    name the topic, the rest name what is asked about it ("handläggare" beside the report's own name)."""
+    passages = [set(stems(c.hit.chunk.text)) for c in {c.hit.chunk.chunk_id: c for c in candidates}.values()]
+    lacking = {s: sum(_match(s, words) == 0 for words in passages) / max(1, len(passages)) for s in asked}
+    return lambda s: idf(s) * lacking.get(s, 1.0)
 
 
 def _common_subsequence(a: Sequence[str], b: Sequence[str]) -> int:
@@ -509,6 +527,8 @@ def _candidate_support(
         "best_type": float(typed[best]),
         "covered_type": float((rows[:, _COL["coverage"]] * typed).max()),
         "best_passage_rank": float(rows[best, _COL["inverse_rank"]]),
+        "best_local_coverage": float(rows[best, _COL["local_coverage"]]),
+        "max_local_coverage": float(rows[:, _COL["local_coverage"]].max()),
     }
     if question.stems:
         values["rarest_in_best"] = float(max(question.stems, key=idf) in set(stems(candidates[best].text)))

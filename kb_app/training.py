@@ -11,7 +11,9 @@
   context in the index (answerable) and once with it removed (the documents do not answer:
   plausible questions with words in common). Half of SweFAQ's dev split adds the same for FAQ
   answers, and the dev questions are also asked in a corpus of many documents (the report and the
-  five shared PDFs) and against the PDFs alone.
+  five shared PDFs) and against the PDFs alone. The SweQUAD-MC training questions and the SweFAQ
+  half are asked once more in a copy of their index that keeps half of the documents: retrieval
+  scores and word statistics shift with the size of a corpus, and the model must hold in both.
 - Removed-context questions see the corpus without their own document: the search leaves it out,
   and so do the features' idf and "known word" statistics (kb_app.vocabulary); only BM25's own
   scores still count it.
@@ -19,8 +21,9 @@
   questions for the abstention model and the abstention threshold are chosen on the SweQUAD-MC dev
   split (and, for abstention, the half of SweFAQ's dev split that the abstention model did not
   learn from, and the development questions over the report and the five PDFs,
-  bench/data/dev_pdfs.jsonl and dev_dialogues.jsonl: false abstention stays within the limit on
-  each); the test splits and the held-out sets play no part.
+  bench/data/dev_pdfs.jsonl and dev_dialogues.jsonl, together with the out-of-fold probabilities
+  of the SweQUAD-MC and SweFAQ training questions: false abstention stays within the limit on each
+  source); the test splits and the held-out sets play no part.
 
 The weights go to kb_app/data/answer_model.json with the data they came from.
 """
@@ -37,7 +40,7 @@ from typing import Any
 import numpy as np
 
 from kb_app.answer import MODEL_FILE, Answerer, choose, supported
-from kb_app.answer_eval import DATA, PDF_SETS, pdf_corpus
+from kb_app.answer_eval import DATA, PDF_SETS, pdf_corpus, subset_index
 from kb_app.answer_features import FEATURES, QUESTION_FEATURES, Question, language_blind, question_features
 from kb_app.candidates import Candidate
 from kb_app.config import Settings
@@ -54,12 +57,14 @@ RATIO_GRID = (0.1, 0.2, 0.35, 0.5, 2.0)  # 2.0: never a second quote
 # How much a SweFAQ question weighs when the abstention model learns (the ranker keeps 0.5: its labels
 # are weak). SweFAQ's paraphrases are the hard case for abstention; the weight is chosen with the model.
 GATE_FAQ_WEIGHTS = (0.5, 2.0, 4.0, 6.0)
+GATE_FOLDS = 4
+GateMaker = Callable[[np.ndarray, np.ndarray, np.ndarray], "Model"]
 MAX_FALSE_ABSTENTION = 0.04  # on each selection set's answerable questions (below the 0.05 allowed: the sets are small)
 # Questions over the report and the five shared PDFs written for development (not the held-out sets):
 # they take part in choosing the abstention threshold, never in fitting a model.
 SELECTED_ON = (
-    "SweQUAD-MC dev split; for abstention also the other half of SweFAQ dev and the development questions "
-    "(bench/data/dev_pdfs.jsonl, dev_dialogues.jsonl)"
+    "SweQUAD-MC dev split; for abstention also the other half of SweFAQ dev, the development questions "
+    "(bench/data/dev_pdfs.jsonl, dev_dialogues.jsonl) and out-of-fold probabilities of the training questions"
 )
 DEVELOPMENT = tuple(DATA / PDF_SETS[name] for name in ("devpdfs", "devdialogues"))
 
@@ -240,6 +245,7 @@ class _Data:
     faq: list[Collected]
     dev: list[Collected]
     development: list[Collected]  # in-domain questions for choosing the threshold only
+    smaller: list[Collected]  # SweQUAD-MC training and SweFAQ questions in corpora with half the documents
 
 
 def train(
@@ -262,7 +268,7 @@ def train(
     score, ratio, ranker = _fit_ranker([c for c in fit if c.answerable], select, log)
     # a question in another language is never declined (Answerer.threshold), so it sets no threshold
     pool = [c for c in select + faq_select + data.development if not c.question.english]
-    declined, false, threshold, gate = _fit_gate(ranker, fit, pool, log)
+    declined, false, threshold, gate = _fit_gate(ranker, [*fit, *data.smaller], pool, log)
     swequad_path = datasets / "swequad-mc" / "swequad_mc_flat.jsonl"
     version = data_version([swequad_path, datasets / "swefaq" / "swefaq_pairs.jsonl", dev, *DEVELOPMENT])
     _write(out, ranker, gate, ratio, threshold, version)
@@ -301,7 +307,52 @@ def _collect(settings: Settings, datasets: Path, dev: Path, workdir: Path, log: 
         *dev_questions(mixed_kb, dev, source="dev-pdfs", doc_ids=pdf_ids, answerable=False),
     ]
     development = [c for path in DEVELOPMENT for c in dev_questions(mixed_kb, path, source="development")]
-    return _Data(items, faq, dev_items, development)
+    log("Samlar frågor i korpusar med hälften av dokumenten …")
+    smaller = [
+        *_in_smaller_corpus(workdir / "swequad", files, swequad_path, settings, embedder),
+        *_in_smaller_corpus(workdir / "swefaq", faq_files, datasets / "swefaq", settings, embedder),
+    ]
+    return _Data(items, faq, dev_items, development, smaller)
+
+
+def _in_smaller_corpus(
+    full: Path, files: list[tuple[str, str, str]], source: Path, settings: Settings, embedder: Embedder
+) -> list[Collected]:
+    """The questions again, in a copy of the corpus that keeps a fixed half of its documents.
+
+    A question is answerable there when its own document was kept. The abstention model learns from
+    both sizes of corpus, since retrieval scores and word statistics shift with the size (half of
+    SweFAQ's answerable questions fell below the threshold in a half corpus, none in the full one)."""
+    kept = [f for f in files if hashlib.sha256(f[0].encode()).digest()[2] % 2 == 0]
+    names = {name for name, _, _ in kept}
+    folder = full.with_name(full.name + "-other-half")
+    retriever = Retriever(subset_index(full, folder, kept, settings, embedder), embedder=embedder)
+    answerer = Answerer(retriever, models=_untrained())
+    out = []
+    if source.suffix == ".jsonl":  # SweQUAD-MC: the training split
+        targets = swequad_targets(files)
+        for r in read_jsonl(source):
+            if r["split"] == "training":
+                span = r["answers"][0]["text"]
+                right = _holds(normalise(span))
+                present = targets[r["context_id"]] in names
+                out.append(collect(answerer, "swequad", "training", r["question"], [], None, right, [[span]], present))
+        return out
+    ids = {text.strip(): name for name, _, text in files}
+    for r in read_jsonl(source / "swefaq_pairs.jsonl"):
+        if r["split"] == "dev" and _hashed_half(r["question"]):  # the half the models learn from
+            target = ids[" ".join(r["answer"].split())]
+            right = _in_document(target)
+            out.append(collect(answerer, "swefaq", "dev", r["question"], [], None, right, [], target in names))
+    return out
+
+
+def _holds(span: str) -> Callable[[Candidate], bool]:
+    return lambda c: span in normalise(c.text)
+
+
+def _in_document(doc_id: str) -> Callable[[Candidate], bool]:
+    return lambda c: c.hit.chunk.doc_id == doc_id  # a weak label: any sentence of the right answer
 
 
 def _fit_ranker(
@@ -327,23 +378,33 @@ def _fit_gate(
     log: Callable[[str], None],
 ) -> tuple[float, float, float, Model]:
     """(declined, false abstention, threshold, model): the abstention model that declines the most
-    negatives at the threshold that keeps false abstention in bounds (``_threshold``)."""
+    negatives at the threshold that keeps false abstention in bounds (``_threshold``).
+
+    The threshold and the model are chosen on the selection questions together with out-of-fold
+    probabilities of the training questions (``GATE_FOLDS`` folds by question), so a source such as
+    SweFAQ is judged on all its questions, not on a half of a few dozen."""
     gx = np.vstack([gate_row(ranker, c) for c in gate_items])
     gy = np.array([c.answerable for c in gate_items], dtype=bool)
     faq = np.array([c.source == "swefaq" for c in gate_items])
+    folds = np.array([_fold(c.question.text) for c in gate_items])
+    # the training questions that also judge the threshold: not the dev set (a requirement of its own)
+    # and not the language-blind copies (never declined)
+    judged = np.array([c.source in ("swequad", "swefaq") and not c.question.english for c in gate_items])
     sx = np.vstack([gate_row(ranker, c) for c in threshold_items])
+    items = threshold_items + [c for c, j in zip(gate_items, judged, strict=True) if j]
     # as when answering, a question the passages share no word with has confidence 0 (``supported``)
-    unsupported = np.array(
-        [not c.candidates or not supported(c.question, row) for c, row in zip(threshold_items, sx, strict=True)]
-    )
-    answerable = np.array([c.answerable for c in threshold_items])
-    sources = np.array([c.source for c in threshold_items])
+    rows = np.vstack([sx, gx[judged]])
+    unsupported = np.array([not c.candidates or not supported(c.question, r) for c, r in zip(items, rows, strict=True)])
+    answerable = np.array([c.answerable for c in items])
+    sources = np.array([c.source for c in items])
     chosen: tuple[float, float, Model, np.ndarray] | None = None
     for faq_weight in GATE_FAQ_WEIGHTS:
         gw = np.array([_weight(c) for c in gate_items])
         gw[faq] = faq_weight
-        for name, model in _gate_candidates(gx, gy, gw):
-            p = np.where(unsupported, 0.0, model.probabilities(sx))
+        for name, make in _gate_makers():
+            model = make(gx, gy, gw)
+            held_out = _out_of_fold(make, gx, gy, gw, folds)
+            p = np.where(unsupported, 0.0, np.concatenate([model.probabilities(sx), held_out[judged]]))
             threshold = _threshold(p, answerable, sources)
             declined = float((p[~answerable] < threshold).mean())
             log(f"  avböjandemodell {name}, SweFAQ-vikt {faq_weight}: avböjer {declined:.3f} (tröskel {threshold:.3f})")
@@ -358,9 +419,25 @@ def _fit_gate(
         log(
             f"  {source}: egen gräns {_threshold(p[own], answerable[own], sources[own]):.3f}, "
             f"avböjer {(p[own & ~answerable] < threshold).mean():.3f}, "
-            f"falskt avböjda {(p[own & answerable] < threshold).mean():.3f}"
+            f"falskt avböjda {(p[own & answerable] < threshold).mean():.3f} "
+            f"({int((own & answerable).sum())} besvarbara)"
         )
     return declined, false, threshold, gate
+
+
+def _fold(text: str) -> int:
+    """A question's fold (by a hash of its text: its answerable and removed-context copies stay together)."""
+    return hashlib.sha256(text.encode()).digest()[1] % GATE_FOLDS
+
+
+def _out_of_fold(make: GateMaker, x: np.ndarray, y: np.ndarray, w: np.ndarray, folds: np.ndarray) -> np.ndarray:
+    """Each row's probability from a model fitted without its fold."""
+    p = np.zeros(len(y))
+    for k in range(GATE_FOLDS):
+        held = folds == k
+        if held.any():
+            p[held] = make(x[~held], y[~held], w[~held]).probabilities(x[held])
+    return p
 
 
 def _write(out: Path, ranker: Model, gate: Model, ratio: float, threshold: float, version: str) -> None:
@@ -369,7 +446,8 @@ def _write(out: Path, ranker: Model, gate: Model, ratio: float, threshold: float
         "data_version": version,
         "trained_on": (
             "SweQUAD-MC training split (+ removed-context negatives), half of SweFAQ dev, shared/eval/dev.jsonl "
-            "(in the shipped corpus, in the corpus with the five shared PDFs, and against the PDFs alone)"
+            "(in the shipped corpus, in the corpus with the five shared PDFs, and against the PDFs alone); "
+            "for abstention also SweQUAD-MC training and the SweFAQ half in corpora with half the documents"
         ),
         "selected_on": SELECTED_ON,
     }
@@ -398,21 +476,23 @@ def _hashed_half(text: str) -> bool:
     return hashlib.sha256(text.encode()).digest()[0] % 2 == 0
 
 
-def _gate_candidates(x: np.ndarray, y: np.ndarray, w: np.ndarray) -> list[tuple[str, Model]]:
-    """The answer/abstain models the selection chooses between."""
+def _gate_makers() -> list[tuple[str, GateMaker]]:
+    """The answer/abstain models the selection chooses between, as functions that fit one."""
     from sklearn.ensemble import HistGradientBoostingClassifier
 
-    found: list[tuple[str, Model]] = [("logistisk", fit(QUESTION_FEATURES, x, y.astype(float), weights=w, l2=1.0))]
-    for leaves in TREE_LEAVES:
-        trees = HistGradientBoostingClassifier(
-            max_iter=150,
-            learning_rate=0.05,
-            max_leaf_nodes=leaves,
-            l2_regularization=1.0,
-            random_state=0,
-        ).fit(x, y, sample_weight=w)
-        found.append((f"träd {leaves} löv", TreeModel.from_sklearn(trees, QUESTION_FEATURES)))
-    return found
+    def logistic(x: np.ndarray, y: np.ndarray, w: np.ndarray) -> Model:
+        return fit(QUESTION_FEATURES, x, y.astype(float), weights=w, l2=1.0)
+
+    def trees(leaves: int) -> GateMaker:
+        def make(x: np.ndarray, y: np.ndarray, w: np.ndarray) -> Model:
+            model = HistGradientBoostingClassifier(
+                max_iter=150, learning_rate=0.05, max_leaf_nodes=leaves, l2_regularization=1.0, random_state=0
+            ).fit(x, y, sample_weight=w)
+            return TreeModel.from_sklearn(model, QUESTION_FEATURES)
+
+        return make
+
+    return [("logistisk", logistic), *((f"träd {leaves} löv", trees(leaves)) for leaves in TREE_LEAVES)]
 
 
 def _threshold(p: np.ndarray, answerable: np.ndarray, sources: np.ndarray) -> float:

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from kb_app.answer import is_english, resolve_turn
-from kb_app.answer_features import held_types, question_type
+from kb_app.answer_features import _local_weights, content_stems, coverage, held_types, question_type, stems
 from kb_app.candidates import ITEM, LEAD_IN, PAIR, ROW, SENTENCE, Unit, build_candidates, is_noise, split_units
 from kb_app.models import Chunk, Hit
 
@@ -287,3 +287,19 @@ def test_a_list_answers_a_list_question_only_when_it_is_a_list_of_what_is_asked_
     found = build_candidates([members], passages=1)
     pick = lists.pick_list(found, np.zeros(len(found)), "Vilka kommuner ingår i partnerskapet?")
     assert pick is not None and found[pick].kind in (ITEM, LEAD_IN)
+
+
+def test_words_every_passage_shares_name_the_topic_and_weigh_nothing_in_local_coverage() -> None:
+    hits = [
+        _hit("Handläggare: Kristina Tidestav\n\nStockholm Business Alliance bildades 2006.", 1),
+        _hit("Stockholm Business Alliance har 40 kommuner.", 2),
+        _hit("Stockholm Business Alliance arbetar med marknadsföring.", 3),
+    ]
+    found = build_candidates(hits, passages=5)
+    asked = content_stems("Vem är handläggare för Stockholm Business Alliance?")
+    local = _local_weights(asked, found, lambda s: 1.0)
+    head = set(stems(next(c.text for c in found if c.text.startswith("Handläggare"))))
+    topic = set(stems("Stockholm Business Alliance har 40 kommuner."))
+    assert coverage(asked, topic, lambda s: 1.0) > coverage(asked, head, lambda s: 1.0)  # plain coverage
+    assert coverage(asked, head, local) == 1.0 and coverage(asked, topic, local) == 0.0
+    assert local(stems("handläggare")[0]) == pytest.approx(2 / 3)

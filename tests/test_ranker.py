@@ -78,3 +78,19 @@ def test_the_abstention_threshold_keeps_false_abstention_within_the_limit_on_eve
         assert (p[own] < threshold).mean() <= MAX_FALSE_ABSTENTION
     # the spread-out source "b" sets it: a higher threshold would decline too many of its questions
     assert threshold == _threshold(p[sources == "b"], answerable[sources == "b"], sources[sources == "b"])
+
+
+def test_out_of_fold_probabilities_come_from_models_that_never_saw_the_row() -> None:
+    from kb_app.training import GATE_FOLDS, _gate_makers, _out_of_fold
+
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(400, len(QUESTION_FEATURES)))
+    y = rng.random(400) < 0.5  # no signal: only a model that memorised a row can tell it apart
+    w = np.ones(400)
+    _, make = _gate_makers()[-1]
+
+    def auc(p: np.ndarray) -> float:
+        return float((p[y][:, None] > p[~y][None, :]).mean())
+
+    assert auc(make(x, y, w).probabilities(x)) > 0.75
+    assert 0.35 < auc(_out_of_fold(make, x, y, w, np.arange(400) % GATE_FOLDS)) < 0.65
