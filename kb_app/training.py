@@ -58,7 +58,7 @@ RATIO_GRID = (0.1, 0.2, 0.35, 0.5, 2.0)  # 2.0: never a second quote
 # are weak). SweFAQ's paraphrases are the hard case for abstention; the weight is chosen with the model.
 GATE_FAQ_WEIGHTS = (0.5, 2.0, 4.0, 6.0)
 GATE_FOLDS = 4
-GateMaker = Callable[[np.ndarray, np.ndarray, np.ndarray], "Model"]
+GateMaker = Callable[[np.ndarray, np.ndarray, np.ndarray], Model]
 MAX_FALSE_ABSTENTION = 0.04  # on each source's answerable questions (below the 0.05 allowed: the sets are small)
 # Questions over the report and the five shared PDFs written for development (not the held-out sets):
 # they take part in choosing the abstention threshold, never in fitting a model.
@@ -135,11 +135,7 @@ def swequad_questions(answerer: Answerer, path: Path, progress: Callable[[int, i
     out: list[Collected] = []
     for done, row in enumerate(rows, start=1):
         target = targets[row["context_id"]]
-        span = normalise(row["answers"][0]["text"])
-
-        def right(c: Candidate, span: str = span) -> bool:
-            return span in normalise(c.text)
-
+        right = _holds(row["answers"][0]["text"])
         keys = [[row["answers"][0]["text"]]]
         out.append(collect(answerer, "swequad", row["split"], row["question"], [], None, right, keys, True))
         others = [d for d in all_docs if d != target]
@@ -156,10 +152,7 @@ def swefaq_questions(answerer: Answerer, folder: Path, split: str) -> list[Colle
     for row in rows:
         target = ids[" ".join(row["answer"].split())]
         others = [d for d in ids.values() if d != target]
-
-        def right(c: Candidate, target: str = target) -> bool:
-            return c.hit.chunk.doc_id == target  # a weak label: any sentence of the right answer
-
+        right = _in_document(target)
         for doc_ids, answerable in ((None, True), (others, False)):
             out.append(collect(answerer, "swefaq", split, row["question"], [], doc_ids, right, [], answerable))
     return out
@@ -309,50 +302,69 @@ def _collect(settings: Settings, datasets: Path, dev: Path, workdir: Path, log: 
     development = [c for path in DEVELOPMENT for c in dev_questions(mixed_kb, path, source="development")]
     log("Samlar frågor i korpusar med hälften av dokumenten …")
     smaller = [
-        *_in_smaller_corpus(workdir / "swequad", files, swequad_path, settings, embedder),
-        *_in_smaller_corpus(workdir / "swefaq", faq_files, datasets / "swefaq", settings, embedder),
+        *swequad_in_smaller_corpus(workdir / "swequad", files, swequad_path, settings, embedder),
+        *swefaq_in_smaller_corpus(workdir / "swefaq", faq_files, datasets / "swefaq", settings, embedder),
     ]
     return _Data(items, faq, dev_items, development, smaller)
 
 
-def _in_smaller_corpus(
-    full: Path, files: list[tuple[str, str, str]], source: Path, settings: Settings, embedder: Embedder
-) -> list[Collected]:
-    """The questions again, in a copy of the corpus that keeps a fixed half of its documents.
+def _smaller_answerer(
+    full: Path, files: list[tuple[str, str, str]], settings: Settings, embedder: Embedder
+) -> tuple[Answerer, set[str]]:
+    """An answerer over a copy of the index at ``full`` that keeps a fixed half of ``files`` (by file
+    name; another half than the evaluation's), and the names it kept.
 
-    A question is answerable there when its own document was kept. The abstention model learns from
-    both sizes of corpus, since retrieval scores and word statistics shift with the size (5 of 53
-    answerable SweFAQ dev questions fell below the threshold in a half corpus, none in the full one)."""
-    kept = [f for f in files if hashlib.sha256(f[0].encode()).digest()[2] % 2 == 0]
-    names = {name for name, _, _ in kept}
+    The abstention model learns from both sizes of corpus, since retrieval scores and word statistics
+    shift with the size (5 of 53 answerable SweFAQ dev questions fell below the threshold in a half
+    corpus, none in the full one)."""
+    kept = [f for f in files if _bucket(f[0], 2, 2) == 0]
     folder = full.with_name(full.name + "-other-half")
     retriever = Retriever(subset_index(full, folder, kept, settings, embedder), embedder=embedder)
-    answerer = Answerer(retriever, models=_untrained())
+    return Answerer(retriever, models=_untrained()), {name for name, _, _ in kept}
+
+
+def swequad_in_smaller_corpus(
+    full: Path, files: list[tuple[str, str, str]], path: Path, settings: Settings, embedder: Embedder
+) -> list[Collected]:
+    """The SweQUAD-MC training questions in half of the contexts: answerable when their own was kept."""
+    answerer, kept = _smaller_answerer(full, files, settings, embedder)
+    targets = swequad_targets(files)
     out = []
-    if source.suffix == ".jsonl":  # SweQUAD-MC: the training split
-        targets = swequad_targets(files)
-        for r in read_jsonl(source):
-            if r["split"] == "training":
-                span = r["answers"][0]["text"]
-                right = _holds(normalise(span))
-                present = targets[r["context_id"]] in names
-                out.append(collect(answerer, "swequad", "training", r["question"], [], None, right, [[span]], present))
-        return out
+    for r in read_jsonl(path):
+        if r["split"] == "training":
+            span = r["answers"][0]["text"]
+            present = targets[r["context_id"]] in kept
+            out.append(
+                collect(answerer, "swequad", "training", r["question"], [], None, _holds(span), [[span]], present)
+            )
+    return out
+
+
+def swefaq_in_smaller_corpus(
+    full: Path, files: list[tuple[str, str, str]], folder: Path, settings: Settings, embedder: Embedder
+) -> list[Collected]:
+    """The SweFAQ dev half the models learn from, in half of the answers: answerable when its own was kept."""
+    answerer, kept = _smaller_answerer(full, files, settings, embedder)
     ids = {text.strip(): name for name, _, text in files}
-    for r in read_jsonl(source / "swefaq_pairs.jsonl"):
-        if r["split"] == "dev" and _hashed_half(r["question"]):  # the half the models learn from
+    out = []
+    for r in read_jsonl(folder / "swefaq_pairs.jsonl"):
+        if r["split"] == "dev" and _hashed_half(r["question"]):
             target = ids[" ".join(r["answer"].split())]
-            right = _in_document(target)
-            out.append(collect(answerer, "swefaq", "dev", r["question"], [], None, right, [], target in names))
+            out.append(
+                collect(answerer, "swefaq", "dev", r["question"], [], None, _in_document(target), [], target in kept)
+            )
     return out
 
 
 def _holds(span: str) -> Callable[[Candidate], bool]:
-    return lambda c: span in normalise(c.text)
+    """Right when the candidate holds the answer span (SweQUAD-MC)."""
+    wanted = normalise(span)
+    return lambda c: wanted in normalise(c.text)
 
 
 def _in_document(doc_id: str) -> Callable[[Candidate], bool]:
-    return lambda c: c.hit.chunk.doc_id == doc_id  # a weak label: any sentence of the right answer
+    """Right when the candidate stands in the right document (SweFAQ: a weak label, any sentence of it)."""
+    return lambda c: c.hit.chunk.doc_id == doc_id
 
 
 def _fit_ranker(
@@ -427,7 +439,7 @@ def _fit_gate(
 
 def _fold(text: str) -> int:
     """A question's fold (by a hash of its text: its answerable and removed-context copies stay together)."""
-    return hashlib.sha256(text.encode()).digest()[1] % GATE_FOLDS
+    return _bucket(text, 1, GATE_FOLDS)
 
 
 def _out_of_fold(make: GateMaker, x: np.ndarray, y: np.ndarray, w: np.ndarray, folds: np.ndarray) -> np.ndarray:
@@ -473,7 +485,12 @@ def language_blind_copy(c: Collected) -> Collected:
 
 def _hashed_half(text: str) -> bool:
     """A fixed half of a set of questions (by a hash of the text)."""
-    return hashlib.sha256(text.encode()).digest()[0] % 2 == 0
+    return _bucket(text, 0, 2) == 0
+
+
+def _bucket(text: str, byte: int, count: int) -> int:
+    """A fixed bucket of ``count`` for ``text``, from one byte of its hash (each use takes its own byte)."""
+    return hashlib.sha256(text.encode()).digest()[byte] % count
 
 
 def _gate_makers() -> list[tuple[str, GateMaker]]:
