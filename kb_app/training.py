@@ -17,6 +17,9 @@
 - Removed-context questions see the corpus without their own document: the search leaves it out,
   and so do the features' idf and "known word" statistics (kb_app.vocabulary); only BM25's own
   scores still count it.
+- The abstention model's features of a training question come from a ranker fitted without that
+  question's fold (cross-fitting): with the final ranker, questions it learnt from look surer than
+  any new question.
 - The kind of model (logistic or boosted trees), the second-quote ratio, the weight of SweFAQ's
   questions for the abstention model and the abstention threshold are chosen on the SweQUAD-MC dev
   split (and, for abstention, the half of SweFAQ's dev split that the abstention model did not
@@ -59,6 +62,7 @@ RATIO_GRID = (0.1, 0.2, 0.35, 0.5, 2.0)  # 2.0: never a second quote
 GATE_FAQ_WEIGHTS = (0.5, 2.0, 4.0, 6.0)
 GATE_FOLDS = 4
 GateMaker = Callable[[np.ndarray, np.ndarray, np.ndarray], Model]
+RankerMaker = GateMaker
 MAX_FALSE_ABSTENTION = 0.04  # on each source's answerable questions (below the 0.05 allowed: the sets are small)
 # Questions over the report and the five shared PDFs written for development (not the held-out sets):
 # they take part in choosing the abstention threshold, never in fitting a model.
@@ -210,17 +214,27 @@ def gate_row(model: Model, c: Collected) -> np.ndarray:
     return question_features(c.question, c.candidates, c.rows, logits, c.passages, vocabulary.known, vocabulary.idf)
 
 
-def _ranker_candidates(x: np.ndarray, y: np.ndarray, w: np.ndarray) -> list[tuple[str, Model]]:
-    """The models the selection chooses between: logistic regressions and boosted trees."""
+def _ranker_makers() -> list[tuple[str, RankerMaker]]:
+    """The rankers the selection chooses between (logistic regressions and boosted trees), as
+    functions that fit one."""
     from sklearn.ensemble import HistGradientBoostingClassifier
 
-    found: list[tuple[str, Model]] = [(f"logistisk l2={l2}", fit(FEATURES, x, y, weights=w, l2=l2)) for l2 in L2_GRID]
-    for leaves in TREE_LEAVES:
-        trees = HistGradientBoostingClassifier(
-            max_iter=200, learning_rate=0.05, max_leaf_nodes=leaves, l2_regularization=1.0, random_state=0
-        ).fit(x, y, sample_weight=w)
-        found.append((f"träd {leaves} löv", TreeModel.from_sklearn(trees, FEATURES)))
-    return found
+    def logistic(l2: float) -> RankerMaker:
+        return lambda x, y, w: fit(FEATURES, x, y, weights=w, l2=l2)
+
+    def trees(leaves: int) -> RankerMaker:
+        def make(x: np.ndarray, y: np.ndarray, w: np.ndarray) -> Model:
+            model = HistGradientBoostingClassifier(
+                max_iter=200, learning_rate=0.05, max_leaf_nodes=leaves, l2_regularization=1.0, random_state=0
+            ).fit(x, y, sample_weight=w)
+            return TreeModel.from_sklearn(model, FEATURES)
+
+        return make
+
+    return [
+        *((f"logistisk l2={l2}", logistic(l2)) for l2 in L2_GRID),
+        *((f"träd {leaves} löv", trees(leaves)) for leaves in TREE_LEAVES),
+    ]
 
 
 def data_version(paths: Sequence[Path]) -> str:
@@ -258,10 +272,15 @@ def train(
     blind = [language_blind_copy(c) for c in sq_train[::3]]  # as if asked in another language
     select = [c for c in data.swequad if c.split == "dev"]
     fit = [*sq_train, *blind, *faq_fit, *data.dev]
-    score, ratio, ranker = _fit_ranker([c for c in fit if c.answerable], select, log)
+    answerable = [c for c in fit if c.answerable]
+    score, ratio, ranker, make = _fit_ranker(answerable, select, log)
     # a question in another language is never declined (Answerer.threshold), so it sets no threshold
     pool = [c for c in select + faq_select + data.development if not c.question.english]
-    declined, false, threshold, gate = _fit_gate(ranker, [*fit, *data.smaller], pool, log)
+    gate_items = [*fit, *data.smaller]
+    log("Avböjandemodellens särdrag, med rankare tränade utan frågans del …")
+    gx = cross_fitted_rows(make, answerable, gate_items)
+    sx = np.vstack([gate_row(ranker, c) for c in pool])
+    declined, false, threshold, gate = _fit_gate(gx, gate_items, sx, pool, log)
     swequad_path = datasets / "swequad-mc" / "swequad_mc_flat.jsonl"
     version = data_version([swequad_path, datasets / "swefaq" / "swefaq_pairs.jsonl", dev, *DEVELOPMENT])
     _write(out, ranker, gate, ratio, threshold, version)
@@ -317,7 +336,9 @@ def _smaller_answerer(
     The abstention model learns from both sizes of corpus, since retrieval scores and word statistics
     shift with the size (5 of 53 answerable SweFAQ dev questions fell below the threshold in a half
     corpus, none in the full one)."""
-    kept = [f for f in files if _bucket(f[0], 2, 2) == 0]
+    # by the file that holds the text: contexts with the same text stay together
+    canonical = swequad_targets(files)
+    kept = [f for f in files if _bucket(canonical[f[0].removesuffix(".txt")], 2, 2) == 0]
     folder = full.with_name(full.name + "-other-half")
     retriever = Retriever(subset_index(full, folder, kept, settings, embedder), embedder=embedder)
     return Answerer(retriever, models=_untrained()), {name for name, _, _ in kept}
@@ -369,23 +390,44 @@ def _in_document(doc_id: str) -> Callable[[Candidate], bool]:
 
 def _fit_ranker(
     train_items: list[Collected], select: list[Collected], log: Callable[[str], None]
-) -> tuple[float, float, Model]:
-    """The ranker and second-quote ratio with the best SweQUAD-MC dev accuracy."""
+) -> tuple[float, float, Model, RankerMaker]:
+    """The ranker and second-quote ratio with the best SweQUAD-MC dev accuracy, and how to fit it again."""
     x, y, w = _stack(train_items, _weight)
-    best: tuple[float, float, Model] | None = None
-    for name, model in _ranker_candidates(x, y, w):
+    best: tuple[float, float, Model, RankerMaker] | None = None
+    for name, make in _ranker_makers():
+        model = make(x, y, w)
         for ratio in RATIO_GRID:
             score = accuracy(model, select, ratio)
             log(f"  {name}, andra citat vid oddskvot {ratio}: SweQUAD-MC dev {score:.3f}")
             if best is None or score > best[0] + 1e-9:
-                best = (score, ratio, model)
+                best = (score, ratio, model, make)
     assert best is not None
     return best
 
 
+def cross_fitted_rows(
+    make: RankerMaker,
+    train_items: list[Collected],
+    items: list[Collected],
+    features: Callable[[Model, Collected], np.ndarray] = gate_row,
+) -> np.ndarray:
+    """The abstention features of ``items``, each with a ranker fitted without its question's fold.
+
+    The abstention model learns from questions the ranker learnt from too; with the final ranker their
+    candidates would look surer than a new question's ever do (stacking, done as cross-fitting)."""
+    folds = [_fold(c.question.text) for c in items]
+    rows: list[np.ndarray] = [np.empty(0)] * len(items)
+    for k in sorted(set(folds)):
+        model = make(*_stack([c for c in train_items if _fold(c.question.text) != k], _weight))
+        for i in (i for i, f in enumerate(folds) if f == k):
+            rows[i] = features(model, items[i])
+    return np.vstack(rows)
+
+
 def _fit_gate(
-    ranker: Model,
+    gx: np.ndarray,
     gate_items: list[Collected],
+    sx: np.ndarray,
     threshold_items: list[Collected],
     log: Callable[[str], None],
 ) -> tuple[float, float, float, Model]:
@@ -394,15 +436,14 @@ def _fit_gate(
 
     The threshold and the model are chosen on the selection questions together with out-of-fold
     probabilities of the training questions (``GATE_FOLDS`` folds by question), so a source such as
-    SweFAQ is judged on all its questions, not on a half of a few dozen."""
-    gx = np.vstack([gate_row(ranker, c) for c in gate_items])
+    SweFAQ is judged on all its questions, not on a half of a few dozen. ``gx`` and ``sx`` are the
+    abstention features of ``gate_items`` and ``threshold_items``."""
     gy = np.array([c.answerable for c in gate_items], dtype=bool)
     faq = np.array([c.source == "swefaq" for c in gate_items])
     folds = np.array([_fold(c.question.text) for c in gate_items])
     # the training questions that also judge the threshold: not the dev set (a requirement of its own)
     # and not the language-blind copies (never declined)
     judged = np.array([c.source in ("swequad", "swefaq") and not c.question.english for c in gate_items])
-    sx = np.vstack([gate_row(ranker, c) for c in threshold_items])
     items = threshold_items + [c for c, j in zip(gate_items, judged, strict=True) if j]
     # as when answering, a question the passages share no word with has confidence 0 (``supported``)
     rows = np.vstack([sx, gx[judged]])

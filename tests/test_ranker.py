@@ -10,7 +10,7 @@ import pytest
 from kb_app.answer import MODEL_FILE
 from kb_app.answer_features import FEATURES, QUESTION_FEATURES
 from kb_app.errors import ModelError
-from kb_app.ranker import LogisticModel, TreeModel, fit, load_models, model_from_json
+from kb_app.ranker import LogisticModel, Model, TreeModel, fit, load_models, model_from_json
 
 
 def _data(seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
@@ -94,3 +94,29 @@ def test_out_of_fold_probabilities_come_from_models_that_never_saw_the_row() -> 
 
     assert auc(make(x, y, w).probabilities(x)) > 0.75
     assert 0.35 < auc(_out_of_fold(make, x, y, w, np.arange(400) % GATE_FOLDS)) < 0.65
+
+
+@pytest.mark.slow
+def test_cross_fitted_rankers_never_saw_the_question() -> None:
+    from kb_app.answer_features import Question
+    from kb_app.training import Collected, _ranker_makers, _stack, _weight, cross_fitted_rows
+
+    rng = np.random.default_rng(1)
+    items = []
+    for i in range(200):
+        labels = np.zeros(5, dtype=bool)
+        labels[rng.integers(5)] = True  # no signal in the rows: only memorising finds the right one
+        question = Question(f"fråga {i}", "other", (), (), np.zeros(1), False)
+        rows = rng.normal(size=(5, len(FEATURES)))
+        items.append(Collected("swequad", "training", True, rows, labels, [], question, (), [], None))  # type: ignore[arg-type]
+
+    def top_is_right(model: Model, c: Collected) -> np.ndarray:
+        return np.array([float(c.labels[np.argmax(model.logits(c.rows))])])
+
+    _, make = _ranker_makers()[-1]
+    model = make(*_stack(items, _weight))
+    in_sample = np.mean([top_is_right(model, c) for c in items])
+    crossed = cross_fitted_rows(make, items, items, top_is_right)
+    assert crossed.shape == (200, 1)
+    assert in_sample > 0.5
+    assert crossed.mean() < 0.35  # chance is 0.2
