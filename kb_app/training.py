@@ -61,8 +61,7 @@ RATIO_GRID = (0.1, 0.2, 0.35, 0.5, 2.0)  # 2.0: never a second quote
 # are weak). SweFAQ's paraphrases are the hard case for abstention; the weight is chosen with the model.
 GATE_FAQ_WEIGHTS = (0.5, 2.0, 4.0, 6.0)
 GATE_FOLDS = 4
-GateMaker = Callable[[np.ndarray, np.ndarray, np.ndarray], Model]
-RankerMaker = GateMaker
+Maker = Callable[[np.ndarray, np.ndarray, np.ndarray], Model]  # fits a ranker or an abstention model
 MAX_FALSE_ABSTENTION = 0.04  # on each source's answerable questions (below the 0.05 allowed: the sets are small)
 # Questions over the report and the five shared PDFs written for development (not the held-out sets):
 # they take part in choosing the abstention threshold, never in fitting a model.
@@ -87,6 +86,7 @@ class Collected:
     passages: tuple[Hit, ...]
     keys: list[list[str]]  # a text answers when it holds one alternative of every group
     vocabulary: Vocabulary  # the word statistics of the corpus it was asked in (own document left out)
+    group: str = ""  # questions that must share a fold: the same context (SweQUAD-MC), else the same text
 
     def answers(self, text: str) -> bool:
         norm = normalise(text)
@@ -114,6 +114,7 @@ def collect(
     is_right: Callable[[Candidate], bool],
     keys: list[list[str]],
     answerable: bool,
+    group: str = "",
 ) -> Collected:
     scored = answerer.score(question, history, doc_ids=doc_ids)
     labels = np.array([answerable and is_right(c) for c in scored.candidates], dtype=bool)
@@ -128,6 +129,7 @@ def collect(
         scored.hits[: answerer.policy.passages],
         keys,
         scored.vocabulary,
+        group or question,
     )
 
 
@@ -141,9 +143,10 @@ def swequad_questions(answerer: Answerer, path: Path, progress: Callable[[int, i
         target = targets[row["context_id"]]
         right = _holds(row["answers"][0]["text"])
         keys = [[row["answers"][0]["text"]]]
-        out.append(collect(answerer, "swequad", row["split"], row["question"], [], None, right, keys, True))
+        question = row["question"]
+        out.append(collect(answerer, "swequad", row["split"], question, [], None, right, keys, True, target))
         others = [d for d in all_docs if d != target]
-        out.append(collect(answerer, "swequad", row["split"], row["question"], [], others, right, keys, False))
+        out.append(collect(answerer, "swequad", row["split"], question, [], others, right, keys, False, target))
         progress(done, len(rows))
     return out
 
@@ -214,15 +217,15 @@ def gate_row(model: Model, c: Collected) -> np.ndarray:
     return question_features(c.question, c.candidates, c.rows, logits, c.passages, vocabulary.known, vocabulary.idf)
 
 
-def _ranker_makers() -> list[tuple[str, RankerMaker]]:
+def _ranker_makers() -> list[tuple[str, Maker]]:
     """The rankers the selection chooses between (logistic regressions and boosted trees), as
     functions that fit one."""
     from sklearn.ensemble import HistGradientBoostingClassifier
 
-    def logistic(l2: float) -> RankerMaker:
+    def logistic(l2: float) -> Maker:
         return lambda x, y, w: fit(FEATURES, x, y, weights=w, l2=l2)
 
-    def trees(leaves: int) -> RankerMaker:
+    def trees(leaves: int) -> Maker:
         def make(x: np.ndarray, y: np.ndarray, w: np.ndarray) -> Model:
             model = HistGradientBoostingClassifier(
                 max_iter=200, learning_rate=0.05, max_leaf_nodes=leaves, l2_regularization=1.0, random_state=0
@@ -330,13 +333,14 @@ def _collect(settings: Settings, datasets: Path, dev: Path, workdir: Path, log: 
 def _smaller_answerer(
     full: Path, files: list[tuple[str, str, str]], settings: Settings, embedder: Embedder
 ) -> tuple[Answerer, set[str]]:
-    """An answerer over a copy of the index at ``full`` that keeps a fixed half of ``files`` (by file
-    name; another half than the evaluation's), and the names it kept.
+    """An answerer over a copy of the index at ``full`` that keeps a fixed half of ``files`` (by the
+    name of the file that holds each text, so duplicates stay together; another half than the
+    evaluation's), and the names it kept.
 
     The abstention model learns from both sizes of corpus, since retrieval scores and word statistics
     shift with the size (5 of 53 answerable SweFAQ dev questions fell below the threshold in a half
     corpus, none in the full one)."""
-    # by the file that holds the text: contexts with the same text stay together
+    # by the file that holds the text (swequad_targets works for any file list; SweFAQ has no duplicates)
     canonical = swequad_targets(files)
     kept = [f for f in files if _bucket(canonical[f[0].removesuffix(".txt")], 2, 2) == 0]
     folder = full.with_name(full.name + "-other-half")
@@ -353,10 +357,11 @@ def swequad_in_smaller_corpus(
     out = []
     for r in read_jsonl(path):
         if r["split"] == "training":
-            span = r["answers"][0]["text"]
-            present = targets[r["context_id"]] in kept
+            span, target = r["answers"][0]["text"], targets[r["context_id"]]
+            present = target in kept
+            question = r["question"]
             out.append(
-                collect(answerer, "swequad", "training", r["question"], [], None, _holds(span), [[span]], present)
+                collect(answerer, "swequad", "training", question, [], None, _holds(span), [[span]], present, target)
             )
     return out
 
@@ -390,10 +395,10 @@ def _in_document(doc_id: str) -> Callable[[Candidate], bool]:
 
 def _fit_ranker(
     train_items: list[Collected], select: list[Collected], log: Callable[[str], None]
-) -> tuple[float, float, Model, RankerMaker]:
+) -> tuple[float, float, Model, Maker]:
     """The ranker and second-quote ratio with the best SweQUAD-MC dev accuracy, and how to fit it again."""
     x, y, w = _stack(train_items, _weight)
-    best: tuple[float, float, Model, RankerMaker] | None = None
+    best: tuple[float, float, Model, Maker] | None = None
     for name, make in _ranker_makers():
         model = make(x, y, w)
         for ratio in RATIO_GRID:
@@ -406,19 +411,20 @@ def _fit_ranker(
 
 
 def cross_fitted_rows(
-    make: RankerMaker,
+    make: Maker,
     train_items: list[Collected],
     items: list[Collected],
     features: Callable[[Model, Collected], np.ndarray] = gate_row,
 ) -> np.ndarray:
-    """The abstention features of ``items``, each with a ranker fitted without its question's fold.
+    """The abstention features of ``items`` (or other ``features``, for tests), each with a ranker
+    fitted without its question's fold.
 
     The abstention model learns from questions the ranker learnt from too; with the final ranker their
     candidates would look surer than a new question's ever do (stacking, done as cross-fitting)."""
-    folds = [_fold(c.question.text) for c in items]
+    folds = [_fold(c) for c in items]
     rows: list[np.ndarray] = [np.empty(0)] * len(items)
     for k in sorted(set(folds)):
-        model = make(*_stack([c for c in train_items if _fold(c.question.text) != k], _weight))
+        model = make(*_stack([c for c in train_items if _fold(c) != k], _weight))
         for i in (i for i, f in enumerate(folds) if f == k):
             rows[i] = features(model, items[i])
     return np.vstack(rows)
@@ -440,7 +446,7 @@ def _fit_gate(
     abstention features of ``gate_items`` and ``threshold_items``."""
     gy = np.array([c.answerable for c in gate_items], dtype=bool)
     faq = np.array([c.source == "swefaq" for c in gate_items])
-    folds = np.array([_fold(c.question.text) for c in gate_items])
+    folds = np.array([_fold(c) for c in gate_items])
     # the training questions that also judge the threshold: not the dev set (a requirement of its own)
     # and not the language-blind copies (never declined)
     judged = np.array([c.source in ("swequad", "swefaq") and not c.question.english for c in gate_items])
@@ -478,12 +484,13 @@ def _fit_gate(
     return declined, false, threshold, gate
 
 
-def _fold(text: str) -> int:
-    """A question's fold (by a hash of its text: its answerable and removed-context copies stay together)."""
-    return _bucket(text, 1, GATE_FOLDS)
+def _fold(c: Collected) -> int:
+    """A question's fold, by a hash of its group: its answerable, removed-context, half-corpus and
+    language-blind copies stay together, and so do the SweQUAD-MC questions about one context."""
+    return _bucket(c.group, 1, GATE_FOLDS)
 
 
-def _out_of_fold(make: GateMaker, x: np.ndarray, y: np.ndarray, w: np.ndarray, folds: np.ndarray) -> np.ndarray:
+def _out_of_fold(make: Maker, x: np.ndarray, y: np.ndarray, w: np.ndarray, folds: np.ndarray) -> np.ndarray:
     """Each row's probability from a model fitted without its fold."""
     p = np.zeros(len(y))
     for k in range(GATE_FOLDS):
@@ -534,14 +541,14 @@ def _bucket(text: str, byte: int, count: int) -> int:
     return hashlib.sha256(text.encode()).digest()[byte] % count
 
 
-def _gate_makers() -> list[tuple[str, GateMaker]]:
+def _gate_makers() -> list[tuple[str, Maker]]:
     """The answer/abstain models the selection chooses between, as functions that fit one."""
     from sklearn.ensemble import HistGradientBoostingClassifier
 
     def logistic(x: np.ndarray, y: np.ndarray, w: np.ndarray) -> Model:
         return fit(QUESTION_FEATURES, x, y.astype(float), weights=w, l2=1.0)
 
-    def trees(leaves: int) -> GateMaker:
+    def trees(leaves: int) -> Maker:
         def make(x: np.ndarray, y: np.ndarray, w: np.ndarray) -> Model:
             model = HistGradientBoostingClassifier(
                 max_iter=150, learning_rate=0.05, max_leaf_nodes=leaves, l2_regularization=1.0, random_state=0

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -97,7 +98,7 @@ def test_out_of_fold_probabilities_come_from_models_that_never_saw_the_row() -> 
 
 
 @pytest.mark.slow
-def test_cross_fitted_rankers_never_saw_the_question() -> None:
+def test_cross_fitted_rankers_never_saw_the_question_or_its_copies() -> None:
     from kb_app.answer_features import Question
     from kb_app.training import Collected, _ranker_makers, _stack, _weight, cross_fitted_rows
 
@@ -108,7 +109,10 @@ def test_cross_fitted_rankers_never_saw_the_question() -> None:
         labels[rng.integers(5)] = True  # no signal in the rows: only memorising finds the right one
         question = Question(f"fråga {i}", "other", (), (), np.zeros(1), False)
         rows = rng.normal(size=(5, len(FEATURES)))
-        items.append(Collected("swequad", "training", True, rows, labels, [], question, (), [], None))  # type: ignore[arg-type]
+        group = f"kontext {i // 2}"  # two questions about one context share a fold
+        items.append(Collected("swequad", "training", True, rows, labels, [], question, (), [], None, group))  # type: ignore[arg-type]
+    # each question once more, elsewhere in the list (as its half-corpus copy is): same fold
+    items += [replace(c) for c in items]
 
     def top_is_right(model: Model, c: Collected) -> np.ndarray:
         return np.array([float(c.labels[np.argmax(model.logits(c.rows))])])
@@ -117,6 +121,6 @@ def test_cross_fitted_rankers_never_saw_the_question() -> None:
     model = make(*_stack(items, _weight))
     in_sample = np.mean([top_is_right(model, c) for c in items])
     crossed = cross_fitted_rows(make, items, items, top_is_right)
-    assert crossed.shape == (200, 1)
+    assert crossed.shape == (400, 1)
     assert in_sample > 0.5
     assert crossed.mean() < 0.35  # chance is 0.2
