@@ -441,7 +441,7 @@ def _fit_gate(
     negatives at the threshold that keeps false abstention in bounds (``_threshold``).
 
     The threshold and the model are chosen on the selection questions together with out-of-fold
-    probabilities of the training questions (``GATE_FOLDS`` folds by question), so a source such as
+    probabilities of the training questions (``GATE_FOLDS`` folds by ``_fold``), so a source such as
     SweFAQ is judged on all its questions, not on a half of a few dozen. ``gx`` and ``sx`` are the
     abstention features of ``gate_items`` and ``threshold_items``."""
     gy = np.array([c.answerable for c in gate_items], dtype=bool)

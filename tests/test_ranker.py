@@ -98,21 +98,23 @@ def test_out_of_fold_probabilities_come_from_models_that_never_saw_the_row() -> 
 
 
 @pytest.mark.slow
-def test_cross_fitted_rankers_never_saw_the_question_or_its_copies() -> None:
+def test_cross_fitted_rankers_never_saw_the_question_its_copies_or_its_context() -> None:
     from kb_app.answer_features import Question
     from kb_app.training import Collected, _ranker_makers, _stack, _weight, cross_fitted_rows
 
     rng = np.random.default_rng(1)
     items = []
-    for i in range(200):
+    for i in range(0, 200, 2):
         labels = np.zeros(5, dtype=bool)
         labels[rng.integers(5)] = True  # no signal in the rows: only memorising finds the right one
-        question = Question(f"fråga {i}", "other", (), (), np.zeros(1), False)
         rows = rng.normal(size=(5, len(FEATURES)))
-        group = f"kontext {i // 2}"  # two questions about one context share a fold
-        items.append(Collected("swequad", "training", True, rows, labels, [], question, (), [], None, group))  # type: ignore[arg-type]
+        for j in (i, i + 1):  # two questions about one context: the same candidates, one group
+            question = Question(f"fråga {j}", "other", (), (), np.zeros(1), False)
+            items.append(
+                Collected("swequad", "training", True, rows, labels, [], question, (), [], None, f"kontext {i}")
+            )  # type: ignore[arg-type]
     # each question once more, elsewhere in the list (as its half-corpus copy is): same fold
-    items += [replace(c) for c in items]
+    items += [replace(c) for c in items[1:] + items[:1]]
 
     def top_is_right(model: Model, c: Collected) -> np.ndarray:
         return np.array([float(c.labels[np.argmax(model.logits(c.rows))])])
