@@ -220,24 +220,27 @@ def gate_row(model: Model, c: Collected) -> np.ndarray:
 def _ranker_makers() -> list[tuple[str, Maker]]:
     """The rankers the selection chooses between (logistic regressions and boosted trees), as
     functions that fit one."""
-    from sklearn.ensemble import HistGradientBoostingClassifier
 
     def logistic(l2: float) -> Maker:
         return lambda x, y, w: fit(FEATURES, x, y, weights=w, l2=l2)
 
-    def trees(leaves: int) -> Maker:
-        def make(x: np.ndarray, y: np.ndarray, w: np.ndarray) -> Model:
-            model = HistGradientBoostingClassifier(
-                max_iter=200, learning_rate=0.05, max_leaf_nodes=leaves, l2_regularization=1.0, random_state=0
-            ).fit(x, y, sample_weight=w)
-            return TreeModel.from_sklearn(model, FEATURES)
-
-        return make
-
     return [
         *((f"logistisk l2={l2}", logistic(l2)) for l2 in L2_GRID),
-        *((f"träd {leaves} löv", trees(leaves)) for leaves in TREE_LEAVES),
+        *((f"träd {leaves} löv", _boosted_trees(FEATURES, leaves, 200)) for leaves in TREE_LEAVES),
     ]
+
+
+def _boosted_trees(features: Sequence[str], leaves: int, rounds: int) -> Maker:
+    """A function that fits boosted trees of ``leaves`` leaves (``rounds`` of them) over ``features``."""
+    from sklearn.ensemble import HistGradientBoostingClassifier
+
+    def make(x: np.ndarray, y: np.ndarray, w: np.ndarray) -> Model:
+        model = HistGradientBoostingClassifier(
+            max_iter=rounds, learning_rate=0.05, max_leaf_nodes=leaves, l2_regularization=1.0, random_state=0
+        ).fit(x, y, sample_weight=w)
+        return TreeModel.from_sklearn(model, features)
+
+    return make
 
 
 def data_version(paths: Sequence[Path]) -> str:
@@ -422,9 +425,10 @@ def cross_fitted_rows(
     The abstention model learns from questions the ranker learnt from too; with the final ranker their
     candidates would look surer than a new question's ever do (stacking, done as cross-fitting)."""
     folds = [_fold(c) for c in items]
+    train_folds = [_fold(c) for c in train_items]
     rows: list[np.ndarray] = [np.empty(0)] * len(items)
     for k in sorted(set(folds)):
-        model = make(*_stack([c for c in train_items if _fold(c) != k], _weight))
+        model = make(*_stack([c for c, f in zip(train_items, train_folds, strict=True) if f != k], _weight))
         for i in (i for i, f in enumerate(folds) if f == k):
             rows[i] = features(model, items[i])
     return np.vstack(rows)
@@ -543,21 +547,12 @@ def _bucket(text: str, byte: int, count: int) -> int:
 
 def _gate_makers() -> list[tuple[str, Maker]]:
     """The answer/abstain models the selection chooses between, as functions that fit one."""
-    from sklearn.ensemble import HistGradientBoostingClassifier
 
     def logistic(x: np.ndarray, y: np.ndarray, w: np.ndarray) -> Model:
         return fit(QUESTION_FEATURES, x, y.astype(float), weights=w, l2=1.0)
 
-    def trees(leaves: int) -> Maker:
-        def make(x: np.ndarray, y: np.ndarray, w: np.ndarray) -> Model:
-            model = HistGradientBoostingClassifier(
-                max_iter=150, learning_rate=0.05, max_leaf_nodes=leaves, l2_regularization=1.0, random_state=0
-            ).fit(x, y, sample_weight=w)
-            return TreeModel.from_sklearn(model, QUESTION_FEATURES)
-
-        return make
-
-    return [("logistisk", logistic), *((f"träd {leaves} löv", trees(leaves)) for leaves in TREE_LEAVES)]
+    trees = ((f"träd {leaves} löv", _boosted_trees(QUESTION_FEATURES, leaves, 150)) for leaves in TREE_LEAVES)
+    return [("logistisk", logistic), *trees]
 
 
 def _threshold(p: np.ndarray, answerable: np.ndarray, sources: np.ndarray) -> float:
