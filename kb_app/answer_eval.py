@@ -15,7 +15,8 @@ Question sets (each asked against its own index, built or reused under the work 
 - ``swequad``: SweQUAD-MC, every context indexed; an answer is right when it holds the correct
   choice's text; per split;
 - ``negatives``: SweQUAD-MC and SweFAQ with half the contexts (answers) indexed: questions whose
-  own context is out should be declined, the others answered (false abstention).
+  own context is out should be declined, the others answered (false abstention). A SweQUAD-MC
+  question whose answer was copied into a kept context (``answer_copied``) counts as answerable.
 
 Engines: "ranker" (the product), "floor" (the most similar sentence of the top passage) and,
 given ``baseline``, an earlier checkout of this repository run as ``python -m kb_app ask --jsonl``.
@@ -38,7 +39,16 @@ from typing import Any
 from kb_app.answer import Answerer, AnswerPolicy
 from kb_app.config import Settings
 from kb_app.embeddings import Embedder
-from kb_app.evaluation import build_index, normalise, read_jsonl, score_answers, swequad_files, swequad_targets
+from kb_app.evaluation import (
+    answer_copied,
+    build_index,
+    normalise,
+    read_jsonl,
+    score_answers,
+    swequad_files,
+    swequad_targets,
+    words,
+)
 from kb_app.indexing import index_corpus
 
 REPO = Path(__file__).resolve().parents[1]
@@ -118,6 +128,7 @@ def swequad_sets(workdir: Path, datasets: Path, settings: Settings, embedder: Em
     half = subset_index(
         workdir / "swequad", workdir / "swequad-half", [f for f in files if f[0] in kept], settings, embedder
     )
+    kept_words = [words(text) for name, _, text in files if name in kept]
     questions = [
         {
             "id": r["id"],
@@ -125,7 +136,9 @@ def swequad_sets(workdir: Path, datasets: Path, settings: Settings, embedder: Em
             "history": [],
             "split": r["split"],
             "span": r["answers"][0]["text"],
-            "present": targets[r["context_id"]] in kept,
+            # answerable in the half when its context was kept or a copy of its answer was
+            "present": targets[r["context_id"]] in kept
+            or answer_copied(r["context"], r["answers"][0]["text"], kept_words),
         }
         for r in rows
     ]

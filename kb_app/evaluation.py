@@ -118,6 +118,27 @@ def swequad_targets(files: Sequence[tuple[str, str, str]]) -> dict[str, str]:
     return targets
 
 
+def words(text: str) -> str:
+    """``text`` as its normalised words, one space apart and padded, for whole-word search."""
+    return " " + " ".join(re.findall(r"\w+", normalise(text))) + " "
+
+
+def answer_copied(context: str, span: str, others: Iterable[str], margin: int = 2) -> bool:
+    """True when another document holds the answer ``span`` word for word with ``margin`` words of
+    its ``context`` on each side: the text was copied there, so removing ``context`` leaves the
+    answer in the documents. ``others`` are documents as ``words`` gives them.
+
+    SweQUAD-MC's web pages repeat paragraphs (one visa rule on several pages); a question whose own
+    context is removed is no negative when a copy of its answer stays."""
+    ctx, asked = words(context).split(), words(span).split()
+    windows = [
+        " " + " ".join(ctx[max(0, i - margin) : i + len(asked) + margin]) + " "
+        for i in range(len(ctx) - len(asked) + 1)
+        if asked and ctx[i : i + len(asked)] == asked
+    ]
+    return any(w in text for text in others for w in windows)
+
+
 def swequad(
     data: Path, workdir: Path, settings: Settings, embedder: Embedder, *, fusions: dict[str, Any] | None = None
 ) -> dict[str, dict[str, float]]:

@@ -9,7 +9,8 @@
   (that is how English questions are scored).
 - The answer/abstain model learns from the same questions asked twice: once with their own
   context in the index (answerable) and once with it removed (the documents do not answer:
-  plausible questions with words in common). Half of SweFAQ's dev split adds the same for FAQ
+  plausible questions with words in common), unless another context holds a copy of the answer
+  (``answer_copied``): then the question stays answerable. Half of SweFAQ's dev split adds the same for FAQ
   answers, and the dev questions are also asked in a corpus of many documents (the report and the
   five shared PDFs) and against the PDFs alone. The SweQUAD-MC training questions and the SweFAQ
   half are asked once more in a copy of their index that keeps half of the documents: retrieval
@@ -48,7 +49,15 @@ from kb_app.answer_features import FEATURES, QUESTION_FEATURES, Question, langua
 from kb_app.candidates import Candidate
 from kb_app.config import Settings
 from kb_app.embeddings import Embedder
-from kb_app.evaluation import build_index, normalise, read_jsonl, swequad_files, swequad_targets
+from kb_app.evaluation import (
+    answer_copied,
+    build_index,
+    normalise,
+    read_jsonl,
+    swequad_files,
+    swequad_targets,
+    words,
+)
 from kb_app.models import Hit
 from kb_app.ranker import LogisticModel, Model, TreeModel, fit
 from kb_app.retrieval import Retriever
@@ -137,16 +146,18 @@ def swequad_questions(answerer: Answerer, path: Path, progress: Callable[[int, i
     rows = read_jsonl(path)
     files = swequad_files(rows)
     targets = swequad_targets(files)
+    texts = {name: words(text) for name, _, text in files}
     all_docs = sorted({t for t in targets.values()})
     out: list[Collected] = []
     for done, row in enumerate(rows, start=1):
         target = targets[row["context_id"]]
-        right = _holds(row["answers"][0]["text"])
-        keys = [[row["answers"][0]["text"]]]
+        span = row["answers"][0]["text"]
+        right, keys = _holds(span), [[span]]
         question = row["question"]
         out.append(collect(answerer, "swequad", row["split"], question, [], None, right, keys, True, target))
         others = [d for d in all_docs if d != target]
-        out.append(collect(answerer, "swequad", row["split"], question, [], others, right, keys, False, target))
+        copied = answer_copied(row["context"], span, (texts[d] for d in others))
+        out.append(collect(answerer, "swequad", row["split"], question, [], others, right, keys, copied, target))
         progress(done, len(rows))
     return out
 
@@ -354,14 +365,16 @@ def _smaller_answerer(
 def swequad_in_smaller_corpus(
     full: Path, files: list[tuple[str, str, str]], path: Path, settings: Settings, embedder: Embedder
 ) -> list[Collected]:
-    """The SweQUAD-MC training questions in half of the contexts: answerable when their own was kept."""
+    """The SweQUAD-MC training questions in half of the contexts: answerable when their own context
+    was kept or a copy of their answer was (``answer_copied``)."""
     answerer, kept = _smaller_answerer(full, files, settings, embedder)
     targets = swequad_targets(files)
+    kept_words = [words(text) for name, _, text in files if name in kept]
     out = []
     for r in read_jsonl(path):
         if r["split"] == "training":
             span, target = r["answers"][0]["text"], targets[r["context_id"]]
-            present = target in kept
+            present = target in kept or answer_copied(r["context"], span, kept_words)
             question = r["question"]
             out.append(
                 collect(answerer, "swequad", "training", question, [], None, _holds(span), [[span]], present, target)

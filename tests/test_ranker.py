@@ -11,6 +11,7 @@ import pytest
 from kb_app.answer import MODEL_FILE
 from kb_app.answer_features import FEATURES, QUESTION_FEATURES
 from kb_app.errors import ModelError
+from kb_app.evaluation import answer_copied, words
 from kb_app.ranker import LogisticModel, Model, TreeModel, fit, load_models, model_from_json
 
 
@@ -126,3 +127,15 @@ def test_cross_fitted_rankers_never_saw_the_question_its_copies_or_its_context()
     assert crossed.shape == (400, 1)
     assert in_sample > 0.5
     assert crossed.mean() < 0.35  # chance is 0.2
+
+
+def test_a_removed_context_is_no_negative_when_a_copy_of_its_answer_stays() -> None:
+    context = "Ansökan. Ett beslut om avslag gäller normalt i fyra år. Därefter kan du söka igen."
+    copy = words("Om visum\n\nEtt beslut om **avslag** gäller normalt i fyra år. Därefter kan du ansöka på nytt.")
+    by_chance = words("Kursen tar fyra år. Beslut fattas av nämnden.")
+    reworded = words("Ett avslag gäller i regel i fyra år.")
+    assert answer_copied(context, "fyra år", [by_chance, copy])
+    assert not answer_copied(context, "fyra år", [by_chance, reworded])
+    assert not answer_copied(context, "fem år", [copy])  # a span not in its context is never copied
+    # the margin reaches to the start and end of the context
+    assert answer_copied("Fyra år gäller det", "fyra år", [words("Sedan fyra år gäller det här")])
