@@ -28,6 +28,13 @@ def test_tokenize_drops_stopwords_and_question_words_and_stems() -> None:
     assert tokenize("ledande") == tokenize("leds") == ["led"]  # Snowball stems both to "led"
 
 
+def test_inflected_forms_with_a_doubled_consonant_meet_their_base_form() -> None:
+    # Snowball gives "medlemm" and "gemensamm"; the base forms have one consonant
+    assert tokenize("medlemmar") == tokenize("medlem") == tokenize("medlemmen") == ["medlem"]
+    assert tokenize("gemensamma") == tokenize("gemensam") == ["gemensam"]
+    assert tokenize("Stockholm 2007 mm") == ["stockholm", "2007", "mm"]  # too short or no doubled end
+
+
 def test_the_passage_with_the_query_words_ranks_first() -> None:
     index = _index()
     for query, best in [("Vad betalar kommunerna?", "avgift"), ("ledande region", "mål"), ("automation", "branscher")]:
