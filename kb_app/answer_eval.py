@@ -9,9 +9,11 @@ Question sets (each asked against its own index, built or reused under the work 
 - ``heldout2``, ``dialogues2``: bench/data/heldout2_pdfs.jsonl and dialogues2.jsonl, a second set of
   the same kinds written blind from the documents alone before a later round of changes (ea57d14)
   and never tuned on;
+- ``heldout3``, ``dialogues3``: bench/data/heldout3_pdfs.jsonl and dialogues3.jsonl, a third set
+  written blind after the seventh round's changes (e3a71a9), before any read; never tuned on;
 - ``devpdfs``, ``devdialogues``: bench/data/dev_pdfs.jsonl and dev_dialogues.jsonl, the same kinds
   of questions written later, blind, as development data: their failures may be studied (never
-  those of the two sets above);
+  those of the held-out sets);
 - ``swequad``: SweQUAD-MC, every context indexed; an answer is right when it holds the correct
   choice's text; per split;
 - ``negatives``: SweQUAD-MC and SweFAQ with half the contexts (answers) indexed: questions whose
@@ -55,7 +57,19 @@ REPO = Path(__file__).resolve().parents[1]
 DATA = REPO / "bench" / "data"
 Record = dict[str, Any]
 Engine = Callable[[Settings, list[Record]], list[Record]]
-SETS = ("dev", "heldout", "dialogues", "heldout2", "dialogues2", "devpdfs", "devdialogues", "swequad", "negatives")
+SETS = (
+    "dev",
+    "heldout",
+    "dialogues",
+    "heldout2",
+    "dialogues2",
+    "heldout3",
+    "dialogues3",
+    "devpdfs",
+    "devdialogues",
+    "swequad",
+    "negatives",
+)
 # question files over the report and the five shared PDFs: held-out (never tuned on) and development
 PDF_SETS = {
     "heldout": "heldout_pdfs.jsonl",
@@ -64,6 +78,8 @@ PDF_SETS = {
     "devdialogues": "dev_dialogues.jsonl",
     "heldout2": "heldout2_pdfs.jsonl",
     "dialogues2": "dialogues2.jsonl",
+    "heldout3": "heldout3_pdfs.jsonl",
+    "dialogues3": "dialogues3.jsonl",
 }
 
 
