@@ -108,10 +108,12 @@ class Plan:
     chunks: dict[str, tuple[Chunk, ...]] = field(default_factory=dict)  # new chunks per document
     removed: list[str] = field(default_factory=list)
     largest_file: int = 0  # bytes of the largest file read this run
+    lexical_stale: bool = False  # the base's BM25 index was made by another tokenizer version
 
     @property
     def nothing_to_do(self) -> bool:
-        return self.base is not None and not self.rebuilding and not self.to_index and not self.removed
+        changed = self.rebuilding or self.to_index or self.removed or self.lexical_stale
+        return self.base is not None and not changed
 
 
 class _LazyEmbedder:
@@ -192,6 +194,10 @@ def make_plan(
     stored: dict[str, str] = {} if rebuilding else dict(previous.get("hashes", {}))
     raw = {d: r for d, r in previous.get("raw", {}).items() if d in stored}
     plan = Plan(base, previous, rebuilding, pointer_broken, stored, raw)
+    # a new tokenizer: a new generation with the BM25 index built again (nothing is embedded again)
+    plan.lexical_stale = base is not None and bool(previous) and not LexicalIndex.is_current(base / "bm25")
+    if plan.lexical_stale and not report.repaired:
+        report.repaired = "ordindexet (BM25) var byggt av en äldre version och byggs om"
     present = _read_changes(settings, catalog, plan, report, progress)
     plan.removed = sorted(set(stored) - present)
     plan.chunks = {d.info.doc_id: chunk_document(d, chunk_size=settings.chunk_size) for d in plan.to_index}

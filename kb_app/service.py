@@ -164,7 +164,11 @@ class KnowledgeBase:
         deadline = time.monotonic() + BUILD_WAIT_S
         while not index_exists(settings):
             try:
+                version = index_version(settings)
                 build_index(settings, embedder=embedder, progress=progress)
+                if not index_exists(settings) and index_version(settings) == version:
+                    # the build published nothing and the index is still not usable: never spin
+                    raise IndexDamagedError(f"{DAMAGED}. (Indexet i {settings.index_dir} gick inte att laga.)")
             except IndexBusyError:
                 # another process is building it: wait for that build instead of failing
                 if time.monotonic() > deadline:

@@ -3,6 +3,7 @@ is broken, and an intact generation is never deleted while the pointer to it is 
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from pathlib import Path
 
@@ -11,7 +12,9 @@ import pytest
 from kb_app import generations
 from kb_app.config import Settings
 from kb_app.embeddings import Embedder
+from kb_app.errors import IndexDamagedError
 from kb_app.indexing import damage, index_corpus, index_exists
+from kb_app.lexical import TOKENIZER_VERSION
 from kb_app.service import KnowledgeBase
 
 
@@ -77,6 +80,21 @@ def test_the_app_heals_a_damaged_index_when_it_opens(report_corpus: Settings, em
     _truncated_chroma(report_corpus)
     kb = KnowledgeBase.open(report_corpus)
     assert "4 kronor" in kb.ask("Hur mycket betalar varje kommun?").text
+
+
+def test_an_index_from_an_older_tokenizer_gets_a_new_bm25_index_and_opens(
+    report_corpus: Settings, embedder: Embedder
+) -> None:
+    index_corpus(report_corpus, embedder=embedder)
+    ids = _current(report_corpus) / "bm25" / "ids.json"
+    saved = json.loads(ids.read_text(encoding="utf-8"))
+    ids.write_text(json.dumps({**saved, "version": TOKENIZER_VERSION - 1}), encoding="utf-8")
+    assert not index_exists(report_corpus)
+    kb = KnowledgeBase.open(report_corpus, embedder=embedder)  # a build that rebuilt nothing looped here
+    assert index_exists(report_corpus)
+    assert "4 kronor" in kb.ask("Hur mycket betalar varje kommun?").text
+    report = index_corpus(report_corpus, embedder=embedder)
+    assert report.embedded == 0 and not report.repaired  # the new BM25 index stays; nothing embedded
 
 
 @pytest.mark.slow
