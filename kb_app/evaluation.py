@@ -14,7 +14,7 @@ import json
 import math
 import re
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -130,13 +130,25 @@ def answer_copied(context: str, span: str, others: Iterable[str], margin: int = 
 
     SweQUAD-MC's web pages repeat paragraphs (one visa rule on several pages); a question whose own
     context is removed is no negative when a copy of its answer stays."""
+    windows = _answer_windows(context, span, margin)
+    return any(w in text for text in others for w in windows)
+
+
+def copy_holders(context: str, span: str, others: Mapping[str, str], margin: int = 2) -> list[str]:
+    """The names of the documents in ``others`` (name -> ``words`` text) that hold a copy of the
+    answer, as ``answer_copied`` finds it."""
+    windows = _answer_windows(context, span, margin)
+    return [name for name, text in others.items() if any(w in text for w in windows)]
+
+
+def _answer_windows(context: str, span: str, margin: int) -> list[str]:
+    """Each place of ``span`` in ``context`` with ``margin`` words either side, as ``words`` text."""
     ctx, asked = words(context).split(), words(span).split()
-    windows = [
+    return [
         " " + " ".join(ctx[max(0, i - margin) : i + len(asked) + margin]) + " "
         for i in range(len(ctx) - len(asked) + 1)
         if asked and ctx[i : i + len(asked)] == asked
     ]
-    return any(w in text for text in others for w in windows)
 
 
 def swequad(

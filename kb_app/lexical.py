@@ -15,7 +15,7 @@ import numpy as np
 
 _WORD = re.compile(r"\w+", re.UNICODE)
 # Bumped whenever tokenize() or the BM25 parameters change, so saved indexes made with another version are rebuilt.
-TOKENIZER_VERSION = 4
+TOKENIZER_VERSION = 5
 # Tuned on SweQUAD-MC training+dev and SweFAQ dev (docs/evaluation.md): short passages favour low b.
 BM25_K1 = 0.9
 BM25_B = 0.4
@@ -52,19 +52,22 @@ def swedish_stopwords() -> frozenset[str]:
     return frozenset(STOPWORDS_SWEDISH) | _EXTRA_STOPWORDS
 
 
-_DOUBLED = re.compile(r"([bcdfghjklmnpqrstvwxz])\1$")
+# Only m and n: "medlem"/"medlemmar", "vän"/"vännen", "program"/"programmen". Base forms keep the
+# other doubled consonants ("full", "rätt", "grupp"), and undoubling them merges words ("vissa" with
+# "visa", "större" with "stör").
+_DOUBLED = re.compile(r"([mn])\1$")
 
 
 def tokenize(text: str) -> list[str]:
-    """Lower-case words, Swedish stopwords removed, stemmed; a stem's final doubled consonant is
-    made single, as in the base form ("medlemmar" and "medlem" both give "medlem")."""
+    """Lower-case words, Swedish stopwords removed, stemmed; a stem's final "mm" or "nn" is made
+    single, as in the base form ("medlemmar" and "medlem" both give "medlem")."""
     words = [w for w in _WORD.findall(text.lower()) if w not in swedish_stopwords()]
     return [_undouble(s) for s in _stemmer().stemWords(words)]
 
 
 def _undouble(stem: str) -> str:
-    """The Swedish Snowball stemmer leaves the doubled consonant of an inflected form ("medlemm",
-    "gemensamm", "stämm") that the base form lacks; other Snowball stemmers (Danish, Dutch) undouble."""
+    """The Swedish Snowball stemmer leaves the doubled m or n of an inflected form ("medlemm",
+    "gemensamm", "vänn") that the base form lacks."""
     return stem[:-1] if len(stem) > 3 and _DOUBLED.search(stem) else stem
 
 

@@ -12,7 +12,6 @@ import pytest
 from kb_app import generations
 from kb_app.config import Settings
 from kb_app.embeddings import Embedder
-from kb_app.errors import IndexDamagedError
 from kb_app.indexing import damage, index_corpus, index_exists
 from kb_app.lexical import TOKENIZER_VERSION
 from kb_app.service import KnowledgeBase

@@ -33,6 +33,9 @@ def test_inflected_forms_with_a_doubled_consonant_meet_their_base_form() -> None
     assert tokenize("medlemmar") == tokenize("medlem") == tokenize("medlemmen") == ["medlem"]
     assert tokenize("gemensamma") == tokenize("gemensam") == ["gemensam"]
     assert tokenize("Stockholm 2007 mm") == ["stockholm", "2007", "mm"]  # too short or no doubled end
+    # other doubled consonants stay: their base forms keep them, and undoubling would merge words
+    assert tokenize("vissa") != tokenize("visa") and tokenize("större") != tokenize("stör")
+    assert tokenize("hitta") != tokenize("hit") and tokenize("full") != tokenize("ful")
 
 
 def test_the_passage_with_the_query_words_ranks_first() -> None:

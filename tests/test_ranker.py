@@ -101,7 +101,7 @@ def test_out_of_fold_probabilities_come_from_models_that_never_saw_the_row() -> 
 @pytest.mark.slow
 def test_cross_fitted_rankers_never_saw_the_question_its_copies_or_its_context() -> None:
     from kb_app.answer_features import Question
-    from kb_app.training import Collected, _ranker_makers, _stack, _weight, cross_fitted_rows
+    from kb_app.training import FOLD_REPEATS, Collected, _ranker_makers, _stack, _weight, cross_fitted_rows
 
     rng = np.random.default_rng(1)
     items = []
@@ -123,10 +123,10 @@ def test_cross_fitted_rankers_never_saw_the_question_its_copies_or_its_context()
     _, make = _ranker_makers()[-1]
     model = make(*_stack(items, _weight))
     in_sample = np.mean([top_is_right(model, c) for c in items])
-    crossed = cross_fitted_rows(make, items, items, top_is_right)
-    assert crossed.shape == (400, 1)
+    crossed = cross_fitted_rows(make, items, items, top_is_right)  # one array per fold assignment
+    assert len(crossed) == len(FOLD_REPEATS) and all(c.shape == (400, 1) for c in crossed)
     assert in_sample > 0.5
-    assert crossed.mean() < 0.35  # chance is 0.2
+    assert max(c.mean() for c in crossed) < 0.35  # chance is 0.2
 
 
 def test_a_removed_context_is_no_negative_when_a_copy_of_its_answer_stays() -> None:
@@ -139,3 +139,18 @@ def test_a_removed_context_is_no_negative_when_a_copy_of_its_answer_stays() -> N
     assert not answer_copied(context, "fem år", [copy])  # a span not in its context is never copied
     # the margin reaches to the start and end of the context
     assert answer_copied("Fyra år gäller det", "fyra år", [words("Sedan fyra år gäller det här")])
+
+
+def test_contexts_linked_by_a_copied_answer_share_a_fold_group() -> None:
+    from kb_app.evaluation import swequad_files
+    from kb_app.training import copy_groups
+
+    visa = "Ett beslut om avslag gäller normalt i fyra år. Därefter kan du söka igen."
+    rows = [
+        {"id": "q1", "context_id": "a", "context": "Visum\n" + visa, "answers": [{"text": "fyra år"}]},
+        {"id": "q2", "context_id": "b", "context": "Avslag\n" + visa + " Mer om avgift.", "answers": [{"text": "Mer"}]},
+        {"id": "q3", "context_id": "c", "context": "Kursen\nKursen tar fyra år.", "answers": [{"text": "fyra år"}]},
+    ]
+    holders, group = copy_groups(rows, swequad_files(rows))
+    assert holders == {"q1": ["b.txt"], "q2": [], "q3": []}
+    assert group["a.txt"] == group["b.txt"] != group["c.txt"]
