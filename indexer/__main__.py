@@ -18,6 +18,7 @@ from kb_app import generations
 from kb_app.config import Settings
 from kb_app.errors import ConfigError, IndexBusyError, KbError
 from kb_app.indexing import damage, index_corpus
+from kb_app.lexical import LexicalIndex
 
 EXIT_OK, EXIT_SOME_FAILED, EXIT_CONFIG, EXIT_ERROR, EXIT_BUSY, EXIT_DAMAGED = 0, 1, 2, 3, 4, 5
 
@@ -81,6 +82,9 @@ def check(settings: Settings) -> int:
     )
     if problem:
         print(f"Indexet är skadat: {problem}. Kör python -m indexer så byggs det om.")
+        return EXIT_DAMAGED
+    if generation is not None and not LexicalIndex.is_current(generation / "bm25"):
+        print("Ordindexet (BM25) är gjort av en annan version av programmet. Kör python -m indexer så byggs det om.")
         return EXIT_DAMAGED
     print(f"Indexet är helt ({generation.name if generation else ''}).")
     return EXIT_OK

@@ -68,6 +68,7 @@ class IndexReport:
     embedded: int = 0
     embedded_units: int = 0  # sentences, list items and table rows (kb_app.unit_vectors)
     repaired: str = ""  # what was damaged in the index this run started from (it is then rebuilt)
+    lexical_rebuilt: bool = False  # the BM25 index was made by another tokenizer version and built again
     rebuilt: bool = False
     seconds: float = 0.0
 
@@ -81,6 +82,8 @@ class IndexReport:
         ]
         if self.repaired:
             lines.append(f"Indexet var skadat ({self.repaired}) och har byggts om.")
+        if self.lexical_rebuilt:
+            lines.append("Ordindexet (BM25) var gjort av en annan version av programmet och har byggts om.")
         lines += [f"Kunde inte indexeras: {message}" for message in self.failed.values()]
         lines += [
             f"Dubblett, indexeras inte en gång till: {copy} har samma innehåll som {original}"
@@ -140,7 +143,8 @@ def index_corpus(
 
     Three steps under the write lock: ``plan`` (what changed), ``build_generation`` (a new
     generation beside the current one), ``publish`` (one rename). Nothing changes on disk when every
-    file is unchanged (the model is not even loaded).
+    file is unchanged and the BM25 index was made by this tokenizer version (the model is not even
+    loaded).
 
     Args:
         settings: where the corpus and the index are.
@@ -195,9 +199,8 @@ def make_plan(
     raw = {d: r for d, r in previous.get("raw", {}).items() if d in stored}
     plan = Plan(base, previous, rebuilding, pointer_broken, stored, raw)
     # a new tokenizer: a new generation with the BM25 index built again (nothing is embedded again)
-    plan.lexical_stale = base is not None and bool(previous) and not LexicalIndex.is_current(base / "bm25")
-    if plan.lexical_stale and not report.repaired:
-        report.repaired = "ordindexet (BM25) var byggt av en äldre version och byggs om"
+    stale = base is not None and bool(previous) and not LexicalIndex.is_current(base / "bm25")
+    plan.lexical_stale = report.lexical_rebuilt = stale and not rebuilding
     present = _read_changes(settings, catalog, plan, report, progress)
     plan.removed = sorted(set(stored) - present)
     plan.chunks = {d.info.doc_id: chunk_document(d, chunk_size=settings.chunk_size) for d in plan.to_index}

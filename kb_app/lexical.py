@@ -54,7 +54,8 @@ def swedish_stopwords() -> frozenset[str]:
 
 # Only m and n: "medlem"/"medlemmar", "vän"/"vännen", "program"/"programmen". Base forms keep the
 # other doubled consonants ("full", "rätt", "grupp"), and undoubling them merges words ("vissa" with
-# "visa", "större" with "stör").
+# "visa", "större" with "stör"). Some m/n words merge too (vinna/vin, damm/dam, brunn/brun): the
+# price of medlem/medlemmar meeting.
 _DOUBLED = re.compile(r"([mn])\1$")
 
 

@@ -126,6 +126,12 @@ def build_index(
         raise IndexDamagedError(f"{DAMAGED}. ({problem}; indexet gick inte att bygga om härifrån: {exc})") from exc
 
 
+def _intact(settings: Settings) -> bool:
+    """True when a generation is published and nothing in it is damaged (its BM25 index may be stale)."""
+    generation = generations.current(settings)
+    return generation is not None and not damage(settings, generation)
+
+
 def _damage(settings: Settings) -> str:
     """What is wrong with the published index, or "" when it is whole or none has been built."""
     newest = generations.latest(settings)
@@ -156,19 +162,21 @@ class KnowledgeBase:
     ) -> KnowledgeBase:
         """Open the index, building it first when it is missing or damaged (it heals itself).
 
+        An intact index whose BM25 part was made by another tokenizer version is built again; when
+        that cannot be written (a read-only index), it is served as it is (the retriever builds its
+        BM25 index in memory).
+
         Raises:
             IndexDamagedError: the index is damaged and cannot be rebuilt by this process.
             KbError: the corpus cannot be read or the index cannot be built or opened.
         """
         embedder = embedder or Embedder(settings)
         deadline = time.monotonic() + BUILD_WAIT_S
+        builds = 0
         while not index_exists(settings):
             try:
-                version = index_version(settings)
                 build_index(settings, embedder=embedder, progress=progress)
-                if not index_exists(settings) and index_version(settings) == version:
-                    # the build published nothing and the index is still not usable: never spin
-                    raise IndexDamagedError(f"{DAMAGED}. (Indexet i {settings.index_dir} gick inte att laga.)")
+                builds += 1
             except IndexBusyError:
                 # another process is building it: wait for that build instead of failing
                 if time.monotonic() > deadline:
@@ -176,6 +184,13 @@ class KnowledgeBase:
                 if progress:
                     progress("Väntar på en annan indexering", 0, 1)
                 time.sleep(0.5)
+            except KbError:
+                if not _intact(settings):
+                    raise
+                break  # only the BM25 index is stale and cannot be rewritten here: serve it
+            if builds >= 2 and not index_exists(settings):
+                # two builds did not make it usable: say so instead of building forever
+                raise IndexDamagedError(f"{DAMAGED}. (Indexet i {settings.index_dir} gick inte att laga.)")
         return cls(settings, embedder=embedder)
 
     # --- answers and search -----------------------------------------------------------------

@@ -557,8 +557,8 @@ def _fit_gate(
 
 def _fold(c: Collected, byte: int) -> int:
     """A question's fold, by byte ``byte`` of a hash of its group: its answerable, removed-context,
-    half-corpus and language-blind copies stay together, and so do the SweQUAD-MC questions about one
-    context."""
+    half-corpus and language-blind copies stay together, and so do the SweQUAD-MC questions about
+    contexts linked by a copied answer (``copy_groups``)."""
     return _bucket(c.group, byte, GATE_FOLDS)
 
 

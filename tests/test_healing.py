@@ -81,19 +81,33 @@ def test_the_app_heals_a_damaged_index_when_it_opens(report_corpus: Settings, em
     assert "4 kronor" in kb.ask("Hur mycket betalar varje kommun?").text
 
 
+def _stale_bm25(settings: Settings) -> None:
+    """Mark the published BM25 index as made by the previous tokenizer version."""
+    ids = _current(settings) / "bm25" / "ids.json"
+    saved = json.loads(ids.read_text(encoding="utf-8"))
+    ids.write_text(json.dumps({**saved, "version": TOKENIZER_VERSION - 1}), encoding="utf-8")
+
+
 def test_an_index_from_an_older_tokenizer_gets_a_new_bm25_index_and_opens(
     report_corpus: Settings, embedder: Embedder
 ) -> None:
+    from indexer.__main__ import main as indexer
+
+    where = ["--corpus", str(report_corpus.corpus_dir), "--index-dir", str(report_corpus.index_dir)]
     index_corpus(report_corpus, embedder=embedder)
-    ids = _current(report_corpus) / "bm25" / "ids.json"
-    saved = json.loads(ids.read_text(encoding="utf-8"))
-    ids.write_text(json.dumps({**saved, "version": TOKENIZER_VERSION - 1}), encoding="utf-8")
-    assert not index_exists(report_corpus)
+    first = _current(report_corpus)
+    _stale_bm25(report_corpus)
+    assert not index_exists(report_corpus) and indexer(["--check", *where]) == 5
+    report = index_corpus(report_corpus, embedder=embedder)
+    assert report.lexical_rebuilt and not report.repaired and "Ordindexet (BM25)" in report.summary()
+    assert report.embedded == 0 and report.embedded_units == 0 and _current(report_corpus) != first
+    assert index_exists(report_corpus) and indexer(["--check", *where]) == 0
+    again = index_corpus(report_corpus, embedder=embedder)
+    assert not again.lexical_rebuilt and again.embedded == 0
+    _stale_bm25(report_corpus)
     kb = KnowledgeBase.open(report_corpus, embedder=embedder)  # a build that rebuilt nothing looped here
     assert index_exists(report_corpus)
     assert "4 kronor" in kb.ask("Hur mycket betalar varje kommun?").text
-    report = index_corpus(report_corpus, embedder=embedder)
-    assert report.embedded == 0 and not report.repaired  # the new BM25 index stays; nothing embedded
 
 
 @pytest.mark.slow
@@ -136,8 +150,10 @@ def test_two_readers_on_an_empty_index_both_answer(report_corpus: Settings, embe
 
 
 @pytest.mark.slow
-def test_a_read_only_index_is_served_without_writing(report_corpus: Settings, embedder: Embedder) -> None:
-    """Readers never open Chroma for an embedded index: they serve the generation's plain files."""
+@pytest.mark.parametrize("stale", [False, True], ids=["current", "bm25-from-an-older-tokenizer"])
+def test_a_read_only_index_is_served_without_writing(report_corpus: Settings, embedder: Embedder, stale: bool) -> None:
+    """Readers never open Chroma for an embedded index: they serve the generation's plain files (a
+    BM25 index from another tokenizer version, which cannot be rewritten here, is built in memory)."""
     import os
     import stat
     import subprocess
@@ -146,6 +162,8 @@ def test_a_read_only_index_is_served_without_writing(report_corpus: Settings, em
     from .conftest import REPO
 
     index_corpus(report_corpus, embedder=embedder)
+    if stale:
+        _stale_bm25(report_corpus)
     before = {p: p.stat().st_mtime_ns for p in report_corpus.index_dir.rglob("*") if p.is_file()}
     for path in [report_corpus.index_dir, *report_corpus.index_dir.rglob("*")]:
         mode = path.stat().st_mode
