@@ -508,8 +508,8 @@ def _fit_gate(
     probabilities of the training questions (``GATE_FOLDS`` folds by ``_fold``), so a source such as
     SweFAQ is judged on all its questions, not on a half of a few dozen. ``gxs`` holds the abstention
     features of ``gate_items`` under each fold assignment (``cross_fitted_rows``): the model learns
-    from all of them, each weighing a third, and each is judged; ``sx`` holds those of
-    ``threshold_items``."""
+    from all of them, each weighing a third, and a question is judged once, by the mean of its rows'
+    out-of-fold probabilities; ``sx`` holds those of ``threshold_items``."""
     repeats = len(gxs)
     gx = np.vstack(gxs)
     stacked = list(gate_items) * repeats
@@ -519,10 +519,11 @@ def _fit_gate(
     folds = np.array([_fold(c, FOLD_REPEATS[0]) for c in stacked])
     # the training questions that also judge the threshold: not the dev set (a requirement of its own)
     # and not the language-blind copies (never declined)
-    judged = np.array([c.source in ("swequad", "swefaq") and not c.question.english for c in stacked])
-    items = threshold_items + [c for c, j in zip(stacked, judged, strict=True) if j]
-    # as when answering, a question the passages share no word with has confidence 0 (``supported``)
-    rows = np.vstack([sx, gx[judged]])
+    judged = np.array([c.source in ("swequad", "swefaq") and not c.question.english for c in gate_items])
+    items = threshold_items + [c for c, j in zip(gate_items, judged, strict=True) if j]
+    # as when answering, a question the passages share no word with has confidence 0 (``supported``;
+    # its passage coverage does not depend on the ranker, so any assignment's row will do)
+    rows = np.vstack([sx, gxs[0][judged]])
     unsupported = np.array([not c.candidates or not supported(c.question, r) for c, r in zip(items, rows, strict=True)])
     answerable = np.array([c.answerable for c in items])
     sources = np.array([c.source for c in items])
@@ -533,7 +534,8 @@ def _fit_gate(
         gw /= repeats
         for name, make in _gate_makers():
             model = make(gx, gy, gw)
-            held_out = _out_of_fold(make, gx, gy, gw, folds)
+            # each question judged once, like a selection question: the mean of its rows' probabilities
+            held_out = _out_of_fold(make, gx, gy, gw, folds).reshape(repeats, -1).mean(axis=0)
             p = np.where(unsupported, 0.0, np.concatenate([model.probabilities(sx), held_out[judged]]))
             threshold = _threshold(p, answerable, sources)
             declined = float((p[~answerable] < threshold).mean())
