@@ -546,6 +546,14 @@ def _fit_gate(
     declined, threshold, gate, p = chosen
     false = float((p[answerable] < threshold).mean())
     log(f"Tröskel {threshold:.3f}: avböjer {declined:.3f} av negativen, falskt avböjda {false:.3f}")
+    _log_sources(p, answerable, sources, threshold, log)
+    return declined, false, threshold, gate
+
+
+def _log_sources(
+    p: np.ndarray, answerable: np.ndarray, sources: np.ndarray, threshold: float, log: Callable[[str], None]
+) -> None:
+    """Each source's own limit, declines and false abstention at ``threshold``."""
     for source in np.unique(sources):
         own = sources == source
         log(
@@ -554,7 +562,6 @@ def _fit_gate(
             f"falskt avböjda {(p[own & answerable] < threshold).mean():.3f} "
             f"({int((own & answerable).sum())} besvarbara)"
         )
-    return declined, false, threshold, gate
 
 
 def _fold(c: Collected, byte: int) -> int:
