@@ -57,19 +57,6 @@ REPO = Path(__file__).resolve().parents[1]
 DATA = REPO / "bench" / "data"
 Record = dict[str, Any]
 Engine = Callable[[Settings, list[Record]], list[Record]]
-SETS = (
-    "dev",
-    "heldout",
-    "dialogues",
-    "heldout2",
-    "dialogues2",
-    "heldout3",
-    "dialogues3",
-    "devpdfs",
-    "devdialogues",
-    "swequad",
-    "negatives",
-)
 # question files over the report and the five shared PDFs: held-out (never tuned on) and development
 PDF_SETS = {
     "heldout": "heldout_pdfs.jsonl",
@@ -81,6 +68,7 @@ PDF_SETS = {
     "heldout3": "heldout3_pdfs.jsonl",
     "dialogues3": "dialogues3.jsonl",
 }
+SETS = ("dev", *PDF_SETS, "swequad", "negatives")
 
 
 def in_process(policy: AnswerPolicy, embedder: Embedder) -> Engine:

@@ -56,7 +56,7 @@ def swedish_stopwords() -> frozenset[str]:
 # other doubled consonants ("full", "rätt", "grupp"), and undoubling them merges words ("vissa" with
 # "visa", "större" with "stör"). Some m/n words merge too (vinna/vin, damm/dam, brunn/brun): the
 # price of medlem/medlemmar meeting.
-_DOUBLED = re.compile(r"([mn])\1$")
+_UNDOUBLED = "mn"
 
 
 def tokenize(text: str) -> list[str]:
@@ -69,7 +69,7 @@ def tokenize(text: str) -> list[str]:
 def _undouble(stem: str) -> str:
     """The Swedish Snowball stemmer leaves the doubled m or n of an inflected form ("medlemm",
     "gemensamm", "vänn") that the base form lacks."""
-    return stem[:-1] if len(stem) > 3 and _DOUBLED.search(stem) else stem
+    return stem[:-1] if len(stem) > 3 and stem[-1] in _UNDOUBLED and stem[-1] == stem[-2] else stem
 
 
 class LexicalIndex:

@@ -128,8 +128,7 @@ def build_index(
 
 def _intact(settings: Settings) -> bool:
     """True when a generation is published and nothing in it is damaged (its BM25 index may be stale)."""
-    generation = generations.current(settings)
-    return generation is not None and not damage(settings, generation)
+    return generations.current(settings) is not None and not _damage(settings)
 
 
 def _damage(settings: Settings) -> str:

@@ -75,6 +75,8 @@ GATE_FOLDS = 4
 # assignment alone moved the threshold between 0.072 and 0.126.
 FOLD_REPEATS = (1, 3, 5)
 Maker = Callable[[np.ndarray, np.ndarray, np.ndarray], Model]  # fits a ranker or an abstention model
+# ({question id: the files that hold a copy of its answer}, {file: its fold group}), from copy_groups
+Copies = tuple[dict[str, list[str]], dict[str, str]]
 MAX_FALSE_ABSTENTION = 0.04  # on each source's answerable questions (below the 0.05 allowed: the sets are small)
 # Questions over the report and the five shared PDFs written for development (not the held-out sets):
 # they take part in choosing the abstention threshold, never in fitting a model.
@@ -147,11 +149,12 @@ def collect(
     )
 
 
-def swequad_questions(answerer: Answerer, path: Path, progress: Callable[[int, int], None]) -> list[Collected]:
-    rows = read_jsonl(path)
-    files = swequad_files(rows)
-    targets = swequad_targets(files)
-    holders, group = copy_groups(rows, files)
+def swequad_questions(
+    answerer: Answerer, rows: Sequence[dict[str, Any]], copies: Copies, progress: Callable[[int, int], None]
+) -> list[Collected]:
+    """Each SweQUAD-MC question with its own context, and again without it (``copies`` from ``copy_groups``)."""
+    targets = swequad_targets(swequad_files(rows))
+    holders, group = copies
     all_docs = sorted({t for t in targets.values()})
     out: list[Collected] = []
     for done, row in enumerate(rows, start=1):
@@ -168,9 +171,7 @@ def swequad_questions(answerer: Answerer, path: Path, progress: Callable[[int, i
     return out
 
 
-def copy_groups(
-    rows: Sequence[dict[str, Any]], files: Sequence[tuple[str, str, str]]
-) -> tuple[dict[str, list[str]], dict[str, str]]:
+def copy_groups(rows: Sequence[dict[str, Any]], files: Sequence[tuple[str, str, str]]) -> Copies:
     """({question id: the other files that hold a copy of its answer}, {file: its group}).
 
     A group joins the files that share a copied answer (union-find), so a question and the copy
@@ -348,11 +349,12 @@ def train(
 def _collect(settings: Settings, datasets: Path, dev: Path, workdir: Path, log: Callable[[str], None]) -> _Data:
     """Index SweQUAD-MC, SweFAQ, the shipped corpus and the mixed corpus; collect their candidates."""
     embedder = Embedder(settings)
-    swequad_path = datasets / "swequad-mc" / "swequad_mc_flat.jsonl"
-    files = swequad_files(read_jsonl(swequad_path))
+    rows = read_jsonl(datasets / "swequad-mc" / "swequad_mc_flat.jsonl")
+    files = swequad_files(rows)
+    copies = copy_groups(rows, files)
     answerer = Answerer(build_index(workdir / "swequad", files, settings, embedder), models=_untrained())
     log("Samlar kandidater ur SweQUAD-MC …")
-    items = swequad_questions(answerer, swequad_path, lambda d, t: log(f"  {d}/{t}") if d % 200 == 0 else None)
+    items = swequad_questions(answerer, rows, copies, lambda d, t: log(f"  {d}/{t}") if d % 200 == 0 else None)
     faq_rows = read_jsonl(datasets / "swefaq" / "swefaq_pairs.jsonl")
     faq_answers = sorted({" ".join(r["answer"].split()) for r in faq_rows})
     faq_files = [(f"svar-{i:04d}.txt", "Svar", t + "\n") for i, t in enumerate(faq_answers)]
@@ -372,7 +374,7 @@ def _collect(settings: Settings, datasets: Path, dev: Path, workdir: Path, log: 
     development = [c for path in DEVELOPMENT for c in dev_questions(mixed_kb, path, source="development")]
     log("Samlar frågor i korpusar med hälften av dokumenten …")
     smaller = [
-        *swequad_in_smaller_corpus(workdir / "swequad", files, swequad_path, settings, embedder),
+        *swequad_in_smaller_corpus(workdir / "swequad", files, rows, copies, settings, embedder),
         *swefaq_in_smaller_corpus(workdir / "swefaq", faq_files, datasets / "swefaq", settings, embedder),
     ]
     return _Data(items, faq, dev_items, development, smaller)
@@ -397,14 +399,18 @@ def _smaller_answerer(
 
 
 def swequad_in_smaller_corpus(
-    full: Path, files: list[tuple[str, str, str]], path: Path, settings: Settings, embedder: Embedder
+    full: Path,
+    files: list[tuple[str, str, str]],
+    rows: Sequence[dict[str, Any]],
+    copies: Copies,
+    settings: Settings,
+    embedder: Embedder,
 ) -> list[Collected]:
     """The SweQUAD-MC training questions in half of the contexts: answerable when their own context
     was kept or a copy of their answer was (``answer_copied``)."""
     answerer, kept = _smaller_answerer(full, files, settings, embedder)
     targets = swequad_targets(files)
-    rows = read_jsonl(path)
-    holders, group = copy_groups(rows, files)
+    holders, group = copies
     out = []
     for r in rows:
         if r["split"] == "training":
