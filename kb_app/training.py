@@ -71,7 +71,7 @@ RATIO_GRID = (0.1, 0.2, 0.35, 0.5, 2.0)  # 2.0: never a second quote
 GATE_FAQ_WEIGHTS = (0.5, 2.0, 4.0, 6.0)
 GATE_FOLDS = 4
 # The hash bytes of three fold assignments (repeated cross-fitting): the abstention model learns from
-# each training question's rows under all three, and the threshold is judged on all three, since one
+# each training question's rows under all three, and judges the threshold by their mean, since one
 # assignment alone moved the threshold between 0.072 and 0.126.
 FOLD_REPEATS = (1, 3, 5)
 Maker = Callable[[np.ndarray, np.ndarray, np.ndarray], Model]  # fits a ranker or an abstention model
