@@ -11,6 +11,9 @@ Question sets (each asked against its own index, built or reused under the work 
   and never tuned on;
 - ``heldout3``, ``dialogues3``: bench/data/heldout3_pdfs.jsonl and dialogues3.jsonl, a third set
   written blind after the seventh round's changes (e3a71a9), before any read; never tuned on;
+- ``report4``: bench/data/heldout4_report.jsonl over the shipped corpus (the report alone, as the
+  product ships): 40 questions incl. 6 follow-ups and 10 unanswerable, written blind from the report
+  by a helper before any run (52dad25); never tuned on;
 - ``devpdfs``, ``devdialogues``: bench/data/dev_pdfs.jsonl and dev_dialogues.jsonl, the same kinds
   of questions written later, blind, as development data: their failures may be studied (never
   those of the held-out sets);
@@ -43,6 +46,7 @@ from kb_app.config import Settings
 from kb_app.embeddings import Embedder
 from kb_app.evaluation import (
     answer_copied,
+    answers_removed_files,
     build_index,
     normalise,
     read_jsonl,
@@ -68,7 +72,9 @@ PDF_SETS = {
     "heldout3": "heldout3_pdfs.jsonl",
     "dialogues3": "dialogues3.jsonl",
 }
-SETS = ("dev", *PDF_SETS, "swequad", "negatives")
+# question files over the shipped corpus alone (the report), held out like the sets above
+REPORT_SETS = {"report4": "heldout4_report.jsonl"}
+SETS = ("dev", *REPORT_SETS, *PDF_SETS, "swequad", "negatives")
 
 
 def in_process(policy: AnswerPolicy, embedder: Embedder) -> Engine:
@@ -113,7 +119,8 @@ def _half(key: str) -> bool:
 def subset_index(
     full: Path, folder: Path, files: Sequence[tuple[str, str, str]], settings: Settings, embedder: Embedder
 ) -> Settings:
-    """An index of ``files`` made from a copy of the full index (removals only: nothing is embedded)."""
+    """An index of ``files`` made from a copy of the full index: only texts the full index lacks are
+    embedded (none when ``files`` is a part of the full index's files)."""
     if not (folder / "index").exists():
         shutil.copytree(full / "index", folder / "index")
     build_index(folder, files, settings, embedder)
@@ -146,7 +153,23 @@ def swequad_sets(workdir: Path, datasets: Path, settings: Settings, embedder: Em
         }
         for r in rows
     ]
-    return {"full": full, "half": half, "questions": questions}
+    removed, kept_answers = answers_removed_index(workdir, rows, files, settings, embedder)
+    for q in questions:
+        q["answer_kept"] = kept_answers[q["id"]]
+    return {"full": full, "half": half, "removed": removed, "questions": questions}
+
+
+def answers_removed_index(
+    workdir: Path, rows: Sequence[Record], files: Sequence[tuple[str, str, str]], settings: Settings, embedder: Embedder
+) -> tuple[Settings, dict[str, bool]]:
+    """SweQUAD-MC with the sentences that answer its questions removed (``answers_removed_files``),
+    indexed from a copy of the full index at ``workdir``/swequad, and {question id: its answer still
+    stands in it, copied elsewhere (``answer_copied``)}. There a question finds the passage about its
+    topic without the fact it asks for: the plausible unanswerable question of a real corpus."""
+    removed_files = answers_removed_files(rows, files)
+    removed = subset_index(workdir / "swequad", workdir / "swequad-answers-removed", removed_files, settings, embedder)
+    texts = [words(text) for _, _, text in removed_files]
+    return removed, {r["id"]: answer_copied(r["context"], r["answers"][0]["text"], texts) for r in rows}
 
 
 def swefaq_sets(workdir: Path, datasets: Path, settings: Settings, embedder: Embedder) -> dict[str, Any]:
@@ -222,11 +245,14 @@ def evaluate(
 ) -> dict[str, dict[str, Any]]:
     """{set: {engine: metrics}} for every engine on every set."""
     report: dict[str, dict[str, Any]] = {}
-    if "dev" in sets:
+    shipped_sets = {"dev": dev, **{name: DATA / file for name, file in REPORT_SETS.items()}}
+    if any(name in sets for name in shipped_sets):
         shipped = replace(settings, index_dir=workdir / "shipped" / "index", collection="eval")
         index_corpus(shipped, embedder=embedder)
-        questions = read_jsonl(dev)
-        report["dev"] = {name: score_answers(questions, run(shipped, questions)) for name, run in engines.items()}
+        for name, path in shipped_sets.items():
+            if name in sets:
+                questions = read_jsonl(path)
+                report[name] = {e: score_answers(questions, run(shipped, questions)) for e, run in engines.items()}
     if any(name in sets for name in PDF_SETS):
         pdfs = pdf_corpus(workdir, datasets, settings, embedder)
         for name, file in PDF_SETS.items():
@@ -251,6 +277,9 @@ def evaluate(
                     f"swequad/{k}": v
                     for k, v in _negative_scores(sq["questions"], run(sq["half"], sq["questions"])).items()
                 }
+                kept = [{**q, "present": q["answer_kept"]} for q in sq["questions"]]
+                answers = run(sq["removed"], kept)
+                scores.update({f"swequad-answers-removed/{k}": v for k, v in _negative_scores(kept, answers).items()})
                 scores.update(
                     {
                         f"swefaq/{k}": v

@@ -48,7 +48,8 @@ class Candidate:
     parts: tuple[str, ...]  # the unit texts it is made of (their vectors give its dense similarity)
 
 
-def _sentences(line: str) -> list[str]:
+def sentences(line: str) -> list[str]:
+    """The sentences of one line (a period after a known abbreviation ends none)."""
     pieces: list[str] = []
     for piece in _SENTENCE_END.split(line):
         piece = piece.strip()
@@ -72,7 +73,7 @@ def split_units(text: str) -> tuple[Unit, ...]:
         elif len(lines) > 1 and 2 * sum(" | " in line or " — " in line for line in lines) >= len(lines):
             parts = [(line, ROW) for line in lines]
         else:
-            parts = [(s, SENTENCE) for line in lines for s in _sentences(line)]
+            parts = [(s, SENTENCE) for line in lines for s in sentences(line)]
         for piece, kind in parts:
             if piece:
                 units.append(Unit(piece, kind, len(units), number))

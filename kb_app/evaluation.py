@@ -19,6 +19,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+from kb_app.candidates import sentences
 from kb_app.config import Settings
 from kb_app.embeddings import Embedder
 from kb_app.indexing import index_corpus
@@ -139,6 +140,37 @@ def copy_holders(context: str, span: str, others: Mapping[str, str], margin: int
     answer, as ``answer_copied`` finds it."""
     windows = _answer_windows(context, span, margin)
     return [name for name, text in others.items() if any(w in text for w in windows)]
+
+
+def without_answers(text: str, spans: Iterable[str]) -> str:
+    """``text`` (paragraphs apart by blank lines) without every sentence that holds one of ``spans``;
+    a span that runs across sentences takes its whole paragraph. The topic stays, the asked facts go:
+    the documents are about the question without answering it (the "answer removed" negatives)."""
+    wanted = [w for w in (words(s) for s in spans) if w.strip()]
+    paragraphs = []
+    for paragraph in text.split("\n\n"):
+        if any(w in words(paragraph) for w in wanted):
+            kept = [s for s in sentences(paragraph) if not any(w in words(s) for w in wanted)]
+            paragraph = " ".join(kept) if not any(w in words(" ".join(kept)) for w in wanted) else ""
+        if paragraph.strip():
+            paragraphs.append(paragraph.strip())
+    return "\n\n".join(paragraphs) + "\n"
+
+
+def answers_removed_files(
+    rows: Sequence[dict[str, Any]], files: Sequence[tuple[str, str, str]]
+) -> list[tuple[str, str, str]]:
+    """SweQUAD-MC's documents (``swequad_files``, one per distinct text) without the sentences that
+    answer any of their questions (``without_answers``); a document with nothing left is dropped."""
+    targets = swequad_targets(files)
+    spans: dict[str, list[str]] = defaultdict(list)
+    for row in rows:
+        spans[targets[row["context_id"]]].append(row["answers"][0]["text"])
+    out = []
+    for name, _, text in files:
+        if targets[name.removesuffix(".txt")] == name and (kept := without_answers(text, spans[name])).strip():
+            out.append((name, kept.split("\n", 1)[0][:120], kept))
+    return out
 
 
 def _answer_windows(context: str, span: str, margin: int) -> list[str]:

@@ -154,3 +154,38 @@ def test_contexts_linked_by_a_copied_answer_share_a_fold_group() -> None:
     holders, group = copy_groups(rows, swequad_files(rows))
     assert holders == {"q1": ["b.txt"], "q2": [], "q3": []}
     assert group["a.txt"] == group["b.txt"] != group["c.txt"]
+
+
+def test_removing_answers_keeps_the_topic_and_drops_each_answering_sentence() -> None:
+    from kb_app.evaluation import answers_removed_files, swequad_files, without_answers
+
+    text = "Visum\n\nEtt visum kostar 80 euro. Du ansöker hos ambassaden. Beslutet tar två veckor.\n\nOm avslag\n"
+    assert (
+        without_answers(text, ["80 euro"])
+        == "Visum\n\nDu ansöker hos ambassaden. Beslutet tar två veckor.\n\nOm avslag\n"
+    )
+    # a span across two sentences takes its whole paragraph; a span that is not there changes nothing
+    assert without_answers(text, ["euro. Du ansöker"]) == "Visum\n\nOm avslag\n"
+    assert without_answers(text, ["tre veckor"]) == text
+    rows = [
+        {
+            "id": "q1",
+            "context_id": "a",
+            "context": "Visum\nEtt visum kostar 80 euro. Det tar två veckor.",
+            "answers": [{"text": "80 euro"}],
+        },
+        {
+            "id": "q2",
+            "context_id": "a",
+            "context": "Visum\nEtt visum kostar 80 euro. Det tar två veckor.",
+            "answers": [{"text": "två veckor"}],
+        },
+        {
+            "id": "q3",
+            "context_id": "b",
+            "context": "Ett pass\nEtt pass gäller fem år.",
+            "answers": [{"text": "Ett pass"}],
+        },
+    ]
+    # every question of a document loses its sentence; a document with nothing left is dropped
+    assert answers_removed_files(rows, swequad_files(rows)) == [("a.txt", "Visum", "Visum\n")]
