@@ -142,19 +142,38 @@ def copy_holders(context: str, span: str, others: Mapping[str, str], margin: int
     return [name for name, text in others.items() if any(w in text for w in windows)]
 
 
+def _letters(text: str) -> str:
+    """``text`` normalised with everything but letters and digits removed: a span cut inside a word
+    ("psykoanalyt") or run into the next one ("minst8 190") still matches where it stands."""
+    return re.sub(r"\W+", "", normalise(text))
+
+
 def without_answers(text: str, spans: Iterable[str]) -> str:
-    """``text`` (paragraphs apart by blank lines) without every sentence that holds one of ``spans``;
-    a span that runs across sentences takes its whole paragraph. The topic stays, the asked facts go:
-    the documents are about the question without answering it (the "answer removed" negatives)."""
-    wanted = [w for w in (words(s) for s in spans) if w.strip()]
-    paragraphs = []
-    for paragraph in text.split("\n\n"):
-        if any(w in words(paragraph) for w in wanted):
-            kept = [s for s in sentences(paragraph) if not any(w in words(s) for w in wanted)]
-            paragraph = " ".join(kept) if not any(w in words(" ".join(kept)) for w in wanted) else ""
+    """``text`` (paragraphs apart by blank lines) without every sentence that holds one of ``spans``
+    (matched on letters and digits alone); a span that runs across sentences takes its whole
+    paragraph, and one across two paragraphs takes both. The topic stays, the asked facts go: the
+    documents are about the question without answering it (the "answer removed" negatives)."""
+    wanted = [w for w in (_letters(s) for s in spans) if w]
+    paragraphs = text.split("\n\n")
+    flat = [_letters(p) for p in paragraphs]
+    dropped = {
+        j
+        for w in wanted
+        if not any(w in f for f in flat)
+        for i in range(len(flat) - 1)
+        if w in flat[i] + flat[i + 1]
+        for j in (i, i + 1)
+    }
+    out = []
+    for i, paragraph in enumerate(paragraphs):
+        if i in dropped:
+            continue
+        if any(w in flat[i] for w in wanted):
+            kept = [s for s in sentences(paragraph) if not any(w in _letters(s) for w in wanted)]
+            paragraph = " ".join(kept) if not any(w in _letters(" ".join(kept)) for w in wanted) else ""
         if paragraph.strip():
-            paragraphs.append(paragraph.strip())
-    return "\n\n".join(paragraphs) + "\n"
+            out.append(paragraph.strip())
+    return "\n\n".join(out) + "\n"
 
 
 def answers_removed_files(

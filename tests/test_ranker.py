@@ -167,6 +167,10 @@ def test_removing_answers_keeps_the_topic_and_drops_each_answering_sentence() ->
     # a span across two sentences takes its whole paragraph; a span that is not there changes nothing
     assert without_answers(text, ["euro. Du ansöker"]) == "Visum\n\nOm avslag\n"
     assert without_answers(text, ["tre veckor"]) == text
+    # a span cut inside a word still finds its sentence; one across two paragraphs takes both
+    assert without_answers(text, ["tar två vec"]).startswith("Visum\n\nEtt visum kostar 80 euro. Du ansöker")
+    assert "veckor" not in without_answers(text, ["tar två vec"])
+    assert without_answers(text, ["två veckor.\nOm"]) == "Visum\n"
     rows = [
         {
             "id": "q1",
