@@ -127,7 +127,9 @@ def subset_index(
     return replace(settings, corpus_dir=folder / "corpus", index_dir=folder / "index", collection="eval")
 
 
-def swequad_sets(workdir: Path, datasets: Path, settings: Settings, embedder: Embedder) -> dict[str, Any]:
+def swequad_sets(
+    workdir: Path, datasets: Path, settings: Settings, embedder: Embedder, *, negatives: bool = True
+) -> dict[str, Any]:
     rows = read_jsonl(datasets / "swequad-mc" / "swequad_mc_flat.jsonl")
     files = swequad_files(rows)
     targets = swequad_targets(files)
@@ -153,10 +155,12 @@ def swequad_sets(workdir: Path, datasets: Path, settings: Settings, embedder: Em
         }
         for r in rows
     ]
-    removed, kept_answers = answers_removed_index(workdir, rows, files, settings, embedder)
-    for q in questions:
-        q["answer_kept"] = kept_answers[q["id"]]
-    return {"full": full, "half": half, "removed": removed, "questions": questions}
+    sets = {"full": full, "half": half, "questions": questions}
+    if negatives:  # the answers-removed index serves only the negatives
+        sets["removed"], kept_answers = answers_removed_index(workdir, rows, files, settings, embedder)
+        for q in questions:
+            q["answer_kept"] = kept_answers[q["id"]]
+    return sets
 
 
 def answers_removed_index(
@@ -264,7 +268,7 @@ def evaluate(
                     for e, run in engines.items():
                         report[name][e]["follow_ups"] = score_answers(later, run(pdfs, later))
     if "swequad" in sets or "negatives" in sets:
-        sq = swequad_sets(workdir, datasets, settings, embedder)
+        sq = swequad_sets(workdir, datasets, settings, embedder, negatives="negatives" in sets)
         if "swequad" in sets:
             report["swequad"] = {
                 e: _swequad_scores(sq["questions"], run(sq["full"], sq["questions"])) for e, run in engines.items()
