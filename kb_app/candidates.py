@@ -24,6 +24,8 @@ _SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-ZÅÄÖ0-9\"“(§])")
 _ITEM = re.compile(r"^(?:[-•*–]\s+|\d{1,2}[.)]\s+|[a-z][.)]\s+)")
 _DOT_LEADER = re.compile(r"(?:\.\s*){4,}|…{2,}|(?:\s\.){3,}|_{4,}")
 _WORDS = re.compile(r"[^\W\d_]{2,}")
+# a field of a form or a letterhead: a label, a colon and its value ("Telefon: 08-508 280 22")
+_LABELLED = re.compile(r"^[^\W\d_][^\W\d_ ]*(?: [^\W\d_]+){0,2}:\s*\w")
 
 
 @dataclass(frozen=True)
@@ -88,8 +90,8 @@ def is_noise(unit: Unit) -> bool:
     words = _WORDS.findall(text)
     if unit.kind in (ITEM, ROW):
         return not words  # a list of names or a table row may be one word long
-    if len(words) < 2:
-        return True  # a page number, a bare figure or a one-word label
+    if len(words) < 2 and not _LABELLED.match(text):
+        return True  # a page number, a bare figure or a one-word label (but a labelled value is a fact)
     if unit.kind == SENTENCE and len(words) <= 4 and not re.search(r"[.!?:;,\d]", text):
         return True  # a bare heading
     return False

@@ -211,6 +211,16 @@ def test_a_labelled_line_is_not_a_heading() -> None:
     assert not is_noise(Unit("Handläggare: Anna Berg", SENTENCE, 0))
 
 
+@pytest.mark.parametrize("text", ["Telefon: 08-123 456 78", "Datum: 2007-01-13", "Dnr: 09-006/2007"])
+def test_a_labelled_number_is_a_fact_not_a_page_number(text: str) -> None:
+    assert not is_noise(Unit(text, SENTENCE, 0))
+
+
+@pytest.mark.parametrize("text", ["Sida 3", "Telefon:", "2007-01-13", "s. 14"])
+def test_a_number_or_a_label_alone_is_still_noise(text: str) -> None:
+    assert is_noise(Unit(text, SENTENCE, 0))
+
+
 def test_a_lists_lead_in_says_what_the_list_is_about() -> None:
     """``lists.about`` and ``list_title`` read a lead-in candidate's own lead-in sentence."""
     from kb_app import lists
