@@ -24,8 +24,11 @@ _SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-ZÅÄÖ0-9\"“(§])")
 _ITEM = re.compile(r"^(?:[-•*–]\s+|\d{1,2}[.)]\s+|[a-z][.)]\s+)")
 _DOT_LEADER = re.compile(r"(?:\.\s*){4,}|…{2,}|(?:\s\.){3,}|_{4,}")
 _WORDS = re.compile(r"[^\W\d_]{2,}")
-# a field of a form or a letterhead: a label, a colon and its value ("Telefon: 08-508 280 22")
-_LABELLED = re.compile(r"^[^\W\d_][^\W\d_ ]*(?: [^\W\d_]+){0,2}:\s*\w")
+# a field of a form or a letterhead: a label, a colon and its value ("Telefon: 08-508 280 22", "Tel.: …");
+# not a page, figure or table label ("Sida: 3"), nor an empty field ("Datum: ___")
+_LABELLED = re.compile(
+    r"^(?!(?:sida|sid|figur|fig|bild|tabell|tab|page|figure|table)\b)[^\W\d_]{2,}\.?:\s*[^\W_]", re.I
+)
 
 
 @dataclass(frozen=True)

@@ -211,12 +211,28 @@ def test_a_labelled_line_is_not_a_heading() -> None:
     assert not is_noise(Unit("Handläggare: Anna Berg", SENTENCE, 0))
 
 
-@pytest.mark.parametrize("text", ["Telefon: 08-123 456 78", "Datum: 2007-01-13", "Dnr: 09-006/2007"])
+@pytest.mark.parametrize(
+    "text", ["Telefon: 08-123 456 78", "Datum: 2007-01-13", "Dnr: 09-006/2007", "Tel.: 08-123 456 78", "ärende: 12"]
+)
 def test_a_labelled_number_is_a_fact_not_a_page_number(text: str) -> None:
     assert not is_noise(Unit(text, SENTENCE, 0))
 
 
-@pytest.mark.parametrize("text", ["Sida 3", "Telefon:", "2007-01-13", "s. 14"])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Sida 3",
+        "Telefon:",
+        "2007-01-13",
+        "s. 14",
+        "Sida: 3",
+        "Figur: 2",
+        "Datum: ___",
+        "A: 1",
+        "10:30",
+        "(NFS 2014:23)",
+    ],
+)
 def test_a_number_or_a_label_alone_is_still_noise(text: str) -> None:
     assert is_noise(Unit(text, SENTENCE, 0))
 
