@@ -300,21 +300,22 @@ def _match(stem: str, words: set[str]) -> float:
     (investering ~ investeringsfrämjande, telefonnummer ~ telefon)."""
     if stem in words:
         return 1.0
-    if len(stem) < 5:  # the shorter part would be under 5 letters
+    n = len(stem)
+    if n < 5:  # the shorter part would be under 5 letters
         return 0.0
     for word in words:
-        short, long = (stem, word) if len(stem) < len(word) else (word, stem)
-        if len(short) >= 5 and short in long:
+        if (stem in word) if len(word) > n else (len(word) >= 5 and word in stem):
             return 0.5
     return 0.0
 
 
 def coverage(stems: Sequence[str], words: set[str], idf: Callable[[str], float]) -> float:
     """Idf-weighted share of ``stems`` found in ``words`` (compound parts count half)."""
-    total = sum(idf(s) for s in stems)
+    weights = [idf(s) for s in stems]
+    total = sum(weights)
     if total <= 0:
         return 0.0
-    return sum(idf(s) * _match(s, words) for s in stems) / total
+    return sum(w * _match(s, words) for s, w in zip(stems, weights, strict=True)) / total
 
 
 def candidate_features(

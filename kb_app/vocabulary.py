@@ -34,6 +34,8 @@ class Vocabulary:
     n: int
     removed: Counter[str] = field(default_factory=Counter)
     removed_n: int = 0
+    # idf by stem, filled as asked: the answer features ask for the same few stems many times
+    _idf: dict[str, float] = field(default_factory=dict, compare=False, repr=False)
 
     @classmethod
     def of(cls, chunks: Iterable[Chunk]) -> Vocabulary:
@@ -45,7 +47,10 @@ class Vocabulary:
         return max(0, self.df.get(stem, 0) - self.removed.get(stem, 0))
 
     def idf(self, stem: str) -> float:
-        return math.log(1 + max(1, self.n - self.removed_n) / (1 + self.count(stem)))
+        value = self._idf.get(stem)
+        if value is None:
+            value = self._idf[stem] = math.log(1 + max(1, self.n - self.removed_n) / (1 + self.count(stem)))
+        return value
 
     def known(self, stem: str) -> bool:
         """True when the documents use the stem at all."""
