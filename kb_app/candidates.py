@@ -19,7 +19,13 @@ from kb_app.models import Hit
 SENTENCE, ITEM, ROW, LEAD_IN, PAIR = "sentence", "item", "row", "lead_in", "pair"
 
 # Common Swedish abbreviations that end with a full stop but do not end a sentence.
-_ABBREVIATIONS = ("t.ex.", "bl.a.", "s.k.", "m.m.", "o.s.v.", "osv.", "fr.o.m.", "t.o.m.", "ca.", "kap.", "jfr.", "nr.")
+# Legal citations use more: "prop. 1997/98:44", "bet. 2010/11:UbU5", "kl. 10.30", "art. 5".
+_ABBREVIATIONS = (
+    *("t.ex.", "bl.a.", "s.k.", "m.m.", "o.s.v.", "osv.", "fr.o.m.", "t.o.m.", "ca.", "kap.", "jfr.", "nr."),
+    *("kl.", "prop.", "bet.", "rskr.", "dir.", "art.", "resp."),
+)
+# an abbreviation as a word of its own: "partnerskap." and "kunskap." end sentences, "2 kap." does not
+_ABBREVIATION_END = re.compile(r"(?<![^\W\d_])(?:" + "|".join(map(re.escape, _ABBREVIATIONS)) + r")$", re.I)
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-ZÅÄÖ0-9\"“(§])")
 _ITEM = re.compile(r"^(?:[-•*–]\s+|\d{1,2}[.)]\s+|[a-z][.)]\s+)")
 _DOT_LEADER = re.compile(r"(?:\.\s*){4,}|…{2,}|(?:\s\.){3,}|_{4,}")
@@ -58,7 +64,7 @@ def sentences(line: str) -> list[str]:
     pieces: list[str] = []
     for piece in _SENTENCE_END.split(line):
         piece = piece.strip()
-        if pieces and pieces[-1].lower().endswith(_ABBREVIATIONS):
+        if pieces and _ABBREVIATION_END.search(pieces[-1]):
             pieces[-1] = f"{pieces[-1]} {piece}"
         elif piece:
             pieces.append(piece)

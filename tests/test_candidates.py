@@ -7,7 +7,18 @@ import pytest
 
 from kb_app.answer import is_english, resolve_turn
 from kb_app.answer_features import FEATURES, Question, candidate_features, content_stems, held_types, question_type
-from kb_app.candidates import ITEM, LEAD_IN, PAIR, ROW, SENTENCE, Unit, build_candidates, is_noise, split_units
+from kb_app.candidates import (
+    ITEM,
+    LEAD_IN,
+    PAIR,
+    ROW,
+    SENTENCE,
+    Unit,
+    build_candidates,
+    is_noise,
+    sentences,
+    split_units,
+)
 from kb_app.models import Chunk, Hit
 
 
@@ -64,6 +75,17 @@ def test_candidates_hold_units_lead_ins_with_lists_and_pairs() -> None:
     assert lead_in.parts == ("Målen är att:", "öka exporten", "minska utsläppen")
     assert (SENTENCE, "Målen är att:") not in kinds  # a lead-in never stands without its list
     assert not any(c.kind == PAIR and "våren 2007. Målen" in c.text for c in found)  # pairs stay in their paragraph
+
+
+def test_an_abbreviation_ends_no_sentence_but_a_word_ending_like_one_does() -> None:
+    """ "kap." after a number continues the sentence; "partnerskap." and "kunskap." end theirs."""
+    text = "Vi bygger ett partnerskap. Det ger kunskap. Se 2 kap. 3 § och prop. 1997/98:44 om det. Vi ses kl. 10.30."
+    assert sentences(text) == [
+        "Vi bygger ett partnerskap.",
+        "Det ger kunskap.",
+        "Se 2 kap. 3 § och prop. 1997/98:44 om det.",
+        "Vi ses kl. 10.30.",
+    ]
 
 
 def test_a_sentence_ending_with_a_colon_pairs_with_the_next_paragraph() -> None:
