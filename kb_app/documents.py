@@ -22,6 +22,8 @@ from kb_app.models import KIND_APPENDIX, KIND_OTHER, KIND_REPORT, Document, Docu
 CATALOG_FILE = "catalog.toml"
 SUPPORTED_SUFFIXES = (".md", ".markdown", ".txt", ".pdf", ".docx")
 PARSER_VERSION = "3"
+# a reader's own version, so that a change to one format re-reads only files of that format
+FORMAT_VERSIONS = {".pdf": "1"}  # 1: contents pages without dot leaders, wrapped numbered headings
 _KINDS = (KIND_REPORT, KIND_APPENDIX, KIND_OTHER)
 _APPENDIX_NAME = re.compile(r"^\s*bilaga[\s_\-]*(\d+)\b[\s_\-:.]*(.*)$", re.IGNORECASE)
 
@@ -206,10 +208,12 @@ def _os_reason(exc: OSError) -> str:
 
 
 def fingerprint(data: bytes, doc_id: str, catalog: dict[str, dict[str, str]]) -> str:
-    """Content hash of a file together with its catalog entry and the parser version."""
+    """Content hash of a file together with its catalog entry and the parser version (of its format)."""
     digest = hashlib.sha256(data)
     entry = catalog_entry(doc_id, catalog)
-    digest.update(f"|{PARSER_VERSION}|{sorted(entry.items())}".encode())
+    own = FORMAT_VERSIONS.get(Path(doc_id).suffix.lower())
+    version = f"{PARSER_VERSION}.{own}" if own else PARSER_VERSION
+    digest.update(f"|{version}|{sorted(entry.items())}".encode())
     return digest.hexdigest()[:16]
 
 

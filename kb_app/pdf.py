@@ -20,7 +20,13 @@ _FOOT_LINES = 3
 _KEEP_HYPHEN_BEFORE = {"och", "eller", "samt", "respektive", "resp", "till", "som", "men", "utan", "el"}
 _BULLET = re.compile(r"^(?:[•▪◦●■\-–*]|\(?[a-zåäö0-9]{1,3}\))\s+")
 _NUMBERED_HEADING = re.compile(r"^(\d{1,2}(?:\.\d{1,2}){0,3})\.?\s+\S")
-_TOC_LINE = re.compile(r"(\.{4,}|…{2,})\s*\d+\s*$|\s\d{1,3}$")
+_NUMBERED_TITLE = re.compile(r"^\d{1,2}(?:\.\d{1,2}){0,3}\.?\s+[A-ZÅÄÖ]")
+# a contents line: dot leaders, or two words or more before a page number ("Bilaga 1" is a heading)
+_TOC_LINE = re.compile(r"(\.{4,}|…{2,})\s*\d+\s*$|\S\s+\S+\s\d{1,3}$")
+# a contents entry without dot leaders: a title ending in a word, then its page number
+_PAGE_REFERENCE = re.compile(r"[^\W\d_]\)?\s+(\d{1,3})$")
+# a heading never ends in a preposition or conjunction: such a line leads into a list ("… bedömas om")
+_OPEN_END = re.compile(r"\b(?:om|att|av|för|till|med|i|på|som|och|eller|samt|från|vid|enligt|när|där|då)$", re.I)
 _DOT_LEADER_LINE = re.compile(r"(?:\.\s*){4,}\s*\d{0,4}\s*$|…{2,}")
 _END_OF_SENTENCE = re.compile(r"[.!?:;]\)?$|\(\w+ \d{4}:\d+\)$")
 
@@ -69,15 +75,27 @@ class _Reader:
         while k < len(lines):
             line = lines[k]
             if isinstance(line, Table) and line.is_contents():
+                rows = [" ".join(row) for row in [line.header, *line.rows]]
+                if self._unfinished(2):  # an entry's wrapped beginning
+                    rows[0] = _join_lines([*(text for text, _ in self.paragraph), rows[0]])
+                    self.paragraph.clear()
                 self.flush()
-                rows = [line.header, *line.rows]
-                self.contents.extend((" ".join(row), number) for row in rows)
+                self.contents.extend((row, number) for row in rows)
             elif isinstance(line, Table):
                 self.add_table(line, first=not any(isinstance(x, str) and x for x in lines[:k]))
             elif not line:
                 self.flush_paragraph()  # an open table may still run on over the page break
             elif _DOT_LEADER_LINE.search(line):
                 self.contents_line(line, number)
+            elif entries := _contents_run(lines, k):
+                self.flush_paragraph()
+                self.contents.extend((entry, number) for entry, _ in entries)
+                k += sum(used for _, used in entries)
+                continue
+            elif (used := _wrapped_heading(lines, k, self.typical)) and not self._unfinished(len(self.paragraph)):
+                self.heading(_join_lines([str(x) for x in lines[k : k + used]]), number)
+                k += used
+                continue
             else:
                 run = _name_run(lines, k, self.paragraph)
                 if run:
@@ -98,16 +116,26 @@ class _Reader:
 
     def line(self, line: str, number: int, nxt: str) -> None:
         prev = self.paragraph[-1][0] if self.paragraph else ""
-        if _is_heading(line, prev, nxt, self.typical, paragraph_open=bool(self.paragraph)):
-            self.flush()
-            numbering = _NUMBERED_HEADING.match(line)
-            level = len(re.findall(r"\d+", numbering.group(1))) if numbering else 1
-            self.builder.heading(line, level, page=number, page_label=self.labels[number - 1])
+        # a lone short line without a full stop ("Beslut vid regeringssammanträdet den 25 februari 2016")
+        # has ended its paragraph, so a heading may follow it
+        lone = len(self.paragraph) == 1 and len(prev) < 0.85 * self.typical
+        if _is_heading(line, prev, nxt, self.typical, paragraph_open=bool(self.paragraph) and not lone):
+            self.heading(line, number)
             return
         if self.paragraph and (_BULLET.match(line) or _ends_paragraph(prev, self.typical)):
             self.flush()
         self.flush_table_and_contents()
         self.paragraph.append((line, number))
+
+    def heading(self, title: str, number: int) -> None:
+        self.flush()
+        numbering = _NUMBERED_HEADING.match(title)
+        level = len(re.findall(r"\d+", numbering.group(1))) if numbering else 1
+        self.builder.heading(title, level, page=number, page_label=self.labels[number - 1])
+
+    def _unfinished(self, most: int) -> bool:
+        """True when an open paragraph of at most ``most`` lines stops without a sentence end."""
+        return 0 < len(self.paragraph) <= most and not _END_OF_SENTENCE.search(self.paragraph[-1][0])
 
     def contents_line(self, line: str, number: int) -> None:
         """A contents entry; the open lines without a sentence end are its wrapped beginning."""
@@ -172,6 +200,50 @@ def _name_run(lines: list[str | Table], k: int, paragraph: list[tuple[str, int]]
     return run if run >= 3 else 0
 
 
+def _contents_run(lines: list[str | Table], k: int) -> list[tuple[str, int]]:
+    """The contents entries starting at ``k`` as (entry, lines it took): three or more lines ending in
+    non-decreasing page numbers, a wrapped entry's first line joined to it; [] where none starts."""
+    entries: list[tuple[str, int]] = []
+    last = 0
+    while k < len(lines):
+        first, nxt = lines[k], lines[k + 1] if k + 1 < len(lines) else ""
+        if not isinstance(first, str) or not first or _DOT_LEADER_LINE.search(first):
+            break
+        parts = [first] if _PAGE_REFERENCE.search(first) else [first, nxt]
+        end = parts[-1]
+        if not isinstance(end, str) or _END_OF_SENTENCE.search(first) or len(first) > 120:
+            break
+        page = _PAGE_REFERENCE.search(end)
+        if page is None or int(page.group(1)) < last:
+            break
+        last = int(page.group(1))
+        entries.append((_join_lines([str(p) for p in parts]), len(parts)))
+        k += len(parts)
+    return entries if len(entries) >= 3 else []
+
+
+def _wrapped_heading(lines: list[str | Table], k: int, typical: int) -> int:
+    """How many lines a numbered heading wrapped over several lines takes ("4 Lärare med lång" /
+    "yrkeserfarenhet i skolväsendet"), or 0: the lines after the first start in lower case or with a
+    parenthesis, and the line after the heading starts a new sentence."""
+    first = lines[k]
+    if not isinstance(first, str) or not _NUMBERED_TITLE.match(first) or len(first) > typical:
+        return 0
+    used = 1
+    while used < 4 and k + used < len(lines):
+        line = lines[k + used]
+        if not isinstance(line, str) or not line or not (line[0].islower() or line[0] in "(–"):
+            break
+        used += 1
+    after = lines[k + used] if k + used < len(lines) else ""
+    title = _join_lines([str(x) for x in lines[k : k + used]])
+    if used == 1 or not isinstance(after, str) or not after[:1].isupper() and not after[:1].isdigit():
+        return 0
+    if len(title) > 160 or "§" in title or re.search(r"[.!?:;,]$|[.!?:;]\s", title):
+        return 0
+    return used
+
+
 def _is_name(line: str | Table) -> bool:
     if not isinstance(line, str) or not line or len(line) > 40 or len(line.split()) > 4:
         return False
@@ -229,7 +301,8 @@ def _key(line: str | Table) -> str:
 
 
 def _strip_headers_footers(pages: list[list[str | Table]], labels: list[str]) -> list[list[str | Table]]:
-    """Drop lines that repeat at the top or bottom of many pages, and bare page numbers there."""
+    """Drop lines that repeat at the top or bottom of many pages, a top line repeated from the page
+    before, and bare page numbers there."""
 
     def region(lines: list[str | Table], top: bool) -> list[int]:
         idx = [i for i, line in enumerate(lines) if line]
@@ -241,6 +314,7 @@ def _strip_headers_footers(pages: list[list[str | Table]], labels: list[str]) ->
             counts[top].update({_key(lines[i]) for i in region(lines, top)})
     threshold = max(3, len(pages) // 2)
     result: list[list[str | Table]] = []
+    above: set[str] = set()  # the previous page's top lines
     for number, lines in enumerate(pages, start=1):
         drop: set[int] = set()
         for top in (True, False):
@@ -250,6 +324,9 @@ def _strip_headers_footers(pages: list[list[str | Table]], labels: list[str]) ->
                     continue
                 if _is_page_number(text, number, labels) or (len(pages) >= 3 and counts[top][_key(text)] >= threshold):
                     drop.add(i)
+                elif top and text in above:  # a header of a few pages ("Bilaga 1"): kept on its first page
+                    drop.add(i)
+        above = {line for i in region(lines, True) if isinstance(line := lines[i], str)}
         result.append([line for i, line in enumerate(lines) if i not in drop])
     return result
 
@@ -276,7 +353,7 @@ def _is_heading(line: str, prev: str, nxt: str, typical: int, *, paragraph_open:
         return False
     if _END_OF_SENTENCE.search(line) or line.endswith((",", "-")) or "§" in line or _TOC_LINE.search(line):
         return False
-    if _BULLET.match(line):
+    if _BULLET.match(line) or _OPEN_END.search(line):
         return False
     first = line[0]
     return (first.isupper() or bool(_NUMBERED_HEADING.match(line))) and (

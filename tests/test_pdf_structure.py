@@ -1,0 +1,107 @@
+"""Headings and contents pages in the shared PDFs: the layouts pypdf gives us that are easy to misread."""
+
+from __future__ import annotations
+
+import re
+from functools import cache
+
+import pytest
+
+from kb_app.documents import read_document
+from kb_app.models import Document
+from kb_app.pdf import _contents_run, _wrapped_heading
+
+from .conftest import PDF_DIR
+
+
+@cache
+def _pdf(name: str) -> Document:
+    return read_document(PDF_DIR / name, PDF_DIR, {}, max_bytes=50_000_000)
+
+
+def _headings(document: Document) -> list[str]:
+    return [b.text for b in document.blocks if b.kind == "heading"]
+
+
+def _block_starting(document: Document, start: str):  # type: ignore[no-untyped-def]
+    return next(b for b in document.blocks if b.kind != "heading" and b.text.startswith(start))
+
+
+def test_numbered_heading_wrapped_over_lines_is_one_heading() -> None:
+    prop = _pdf("prop_2012-13_187_vissa_skolfragor.pdf")
+    title = "4 Lärare och förskollärare med lång yrkeserfarenhet i skolväsendet – särskilda behörighetskrav för"
+    title += " undervisning"
+    assert title in _headings(prop)
+    assert _block_starting(prop, "Regeringens förslag: Bemyndigandet för regeringen").section[-1] == title
+    assert "2.1 Förslag till lag om ändring i skollagen (2010:800)" in _headings(prop)
+
+
+def test_appendix_label_is_a_heading_and_its_running_header_is_dropped() -> None:
+    prop = _pdf("prop_2012-13_187_vissa_skolfragor.pdf")
+    appendix = _block_starting(prop, "Fritidspedagogers, speciallärares och specialpedagoger behörighet")
+    assert appendix.section[-1] == "Sammanfattning av promemorian" and appendix.page == 49
+    assert "Bilaga 1" in _headings(prop)
+    # the label repeated at the top of the appendix's later pages is no heading and no text
+    assert _block_starting(prop, "Speciallärare och specialpedagoger enligt ovan").section[-1] != "Bilaga 1"
+    body = [b for b in prop.blocks if b.kind != "heading" and (b.page or 0) >= 49]
+    assert not [b.text for b in body if re.match(r"Bilaga \d ", b.text)]
+
+
+def test_a_lead_in_to_a_list_is_no_heading() -> None:
+    nfs = _pdf("nfs_2007_10_inventering_stora_rovdjur.pdf")
+    assert "Lyckad häckning av kungsörn ska bedömas om" not in _headings(nfs)
+    lead_in = _block_starting(nfs, "Lyckad häckning av kungsörn ska bedömas om")
+    assert lead_in.section[-1] == "Kriterier för att fastställa en häckning"
+
+
+def test_heading_after_a_short_line_without_full_stop() -> None:
+    directive = _pdf("dir_2016_15_dataskyddsforordningen.pdf")
+    assert "Sammanfattning" in _headings(directive)
+    summary = _block_starting(directive, "Inom kort förväntas EU besluta")
+    assert summary.section == ("Sammanfattning",)
+    assert _block_starting(directive, "Beslut vid regeringssammanträde").text.endswith("2016")
+
+
+def test_contents_page_without_dot_leaders_is_contents() -> None:
+    afs = _pdf("afs_2011_19_kemiska_arbetsmiljorisker.pdf")
+    entry = re.compile(r"[^\W\d_] \d{1,2}\b")
+    early = [b for b in afs.blocks if (b.page or 0) <= 3 and b.kind in ("paragraph", "list")]
+    assert not [b.text for b in early if len(entry.findall(b.text)) >= 3]
+    contents = "\n".join(b.text for b in afs.blocks if b.kind == "contents")
+    assert "Reach-förordningen 4\nDefinitioner 4" in contents
+    # an entry wrapped over two lines is one entry
+    assert "Prioritetsordning vid val av åtgärder för att ytterligare begränsa riskerna (åtgärdstrappa) 8" in contents
+
+
+@pytest.mark.parametrize(
+    ("lines", "entries"),
+    [
+        (["Inledning 3", "Bakgrund och syfte 4", "Metod 4", "Resultat 7"], 4),
+        (["Ett långt kapitel om saker som", "fortsätter på raden efter 3", "Metod 5", "Slut 9"], 3),
+        # page numbers going down are no contents (a list of counts, say)
+        (["Stockholm 12", "Solna 8", "Täby 5"], 0),
+        # two entries are too few, and a sentence is never an entry
+        (["Inledning 3", "Bakgrund 4"], 0),
+        (["Avgiften är 10.", "Den betalas senast dag 20", "Den höjs år 30"], 0),
+    ],
+)
+def test_contents_run(lines: list[str], entries: int) -> None:
+    assert len(_contents_run(list(lines), 0)) == entries
+
+
+@pytest.mark.parametrize(
+    ("lines", "used"),
+    [
+        (["3 Den fiktiva styrgruppens", "arbete under året", "Styrgruppen möts varje månad."], 2),
+        (["2.1 Förslag till lag om ändring i", "(2099:1) om påhittade saker", "Härigenom föreskrivs"], 2),
+        # a footnote ends with a full stop; a number and a lower-case word is running text
+        (["1 Senaste lydelse 2099:1 och", "ändrad senare.", "Nästa stycke"], 0),
+        (["8 läsår eller motsvarande tid", "under de senaste åren", "Det bör gälla"], 0),
+        # a numbered heading on one line is left to the line-by-line rules
+        (["5 Konsekvenser", "Förslaget kostar inget."], 0),
+        # the next line must start a new sentence
+        (["3 Den fiktiva styrgruppens", "arbete under året", "och mer text"], 0),
+    ],
+)
+def test_wrapped_heading(lines: list[str], used: int) -> None:
+    assert _wrapped_heading(list(lines), 0, 70) == used
