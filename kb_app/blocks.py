@@ -118,6 +118,13 @@ class BlockBuilder:
     def blocks(self) -> tuple[Block, ...]:
         return tuple(self._blocks)
 
+    @property
+    def open_heading(self) -> float | None:
+        """The level of the last heading when nothing has come under it yet, else None."""
+        if self._blocks and self._blocks[-1].kind == "heading" and self._trail:
+            return self._trail[-1][0]
+        return None
+
 
 def table_rows(header: list[str], rows: list[list[str]], *, carry: str = "") -> list[str]:
     """One line per data row that keeps its column headers: "Kompetensförsörjning — Budget 2007 (tkr): 600".

@@ -21,6 +21,8 @@ _KEEP_HYPHEN_BEFORE = {"och", "eller", "samt", "respektive", "resp", "till", "so
 _BULLET = re.compile(r"^(?:[•▪◦●■\-–*]|\(?[a-zåäö0-9]{1,3}\))\s+")
 _NUMBERED_HEADING = re.compile(r"^(\d{1,2}(?:\.\d{1,2}){0,3})\.?\s+\S")
 _NUMBERED_TITLE = re.compile(r"^\d{1,2}(?:\.\d{1,2}){0,3}\.?\s+[A-ZÅÄÖ]")
+# a division of a document: one capitalised word and a number or letter ("Bilaga 1", "Kapitel 3")
+_DIVISION = re.compile(r"^[A-ZÅÄÖ][a-zåäö]+\s+(?:\d{1,3}|[A-Z]|[IVX]+)$")
 # a contents line: dot leaders, or two words or more before a page number ("Bilaga 1" is a heading)
 _TOC_LINE = re.compile(r"(\.{4,}|…{2,})\s*\d+\s*$|\S\s+\S+\s\d{1,3}$")
 # a contents entry without dot leaders: a title ending in a word, then its page number
@@ -69,11 +71,16 @@ class _Reader:
         self.paragraph: list[tuple[str, int]] = []  # (line, page)
         self.contents: list[tuple[str, int]] = []
         self.table: Table | None = None  # the last table, open while nothing follows it
+        self.numbered: float = 0  # the level of the last numbered heading
+        self.top = True
 
     def page(self, number: int, lines: list[str | Table]) -> None:
         k = 0
+        self.top = True  # nothing read on this page yet
         while k < len(lines):
             line = lines[k]
+            if k and lines[k - 1]:
+                self.top = False
             if isinstance(line, Table) and line.is_contents():
                 rows = [" ".join(row) for row in [line.header, *line.rows]]
                 if self._unfinished(2):  # an entry's wrapped beginning
@@ -128,9 +135,22 @@ class _Reader:
         self.paragraph.append((line, number))
 
     def heading(self, title: str, number: int) -> None:
+        """Open a heading. A numbered one takes its level from its numbering, a division opening a
+        page ("Bilaga 1") closes every section; any other sits under the last numbered heading, and under the heading
+        just before it when nothing came between them (a title and its subtitle: "Bilaga 1" /
+        "Sammanfattning av promemorian")."""
         self.flush()
-        numbering = _NUMBERED_HEADING.match(title)
-        level = len(re.findall(r"\d+", numbering.group(1))) if numbering else 1
+        numbering = _NUMBERED_HEADING.match(title) if _NUMBERED_TITLE.match(title) else None
+        above = self.builder.open_heading
+        if numbering:
+            level: float = len(re.findall(r"\d+", numbering.group(1)))
+            self.numbered = level
+        elif _DIVISION.match(title) and self.top:  # "Bilaga 1", "Kapitel 3" opening a page: above every section
+            level = self.numbered = 0
+        elif above is not None:
+            level = above + 1
+        else:
+            level = self.numbered + 1
         self.builder.heading(title, level, page=number, page_label=self.labels[number - 1])
 
     def _unfinished(self, most: int) -> bool:

@@ -73,6 +73,27 @@ def test_contents_page_without_dot_leaders_is_contents() -> None:
     assert "Prioritetsordning vid val av åtgärder för att ytterligare begränsa riskerna (åtgärdstrappa) 8" in contents
 
 
+def test_headings_nest() -> None:
+    prop = _pdf("prop_2012-13_187_vissa_skolfragor.pdf")
+    # an unnumbered heading sits under the numbered section, a subtitle under its title
+    reasons = _block_starting(prop, "Regeringens förslag: Den övergångsperiod som gäller")
+    assert reasons.section[0] == "6 Förlängning av övergångsperioden"
+    under = [
+        b.section for b in prop.blocks if b.kind == "heading" and b.text == "Övergångsperioden och behörighetsläget"
+    ]
+    assert under == [("6 Förlängning av övergångsperioden", "Skälen för regeringens förslag")]
+    # an appendix opening a page closes the numbered sections
+    appendix = _block_starting(prop, "Fritidspedagogers, speciallärares och specialpedagoger behörighet")
+    assert appendix.section == ("Bilaga 1", "Sammanfattning av promemorian")
+    nfs = _pdf("nfs_2007_10_inventering_stora_rovdjur.pdf")
+    visits = _block_starting(nfs, "• Tidigare kända revir/boplatser ska besökas")
+    assert visits.section == ("Bilaga 1", "Metoder för inventering av kungsörn", "Aktiva metoder", "Häckning")
+    # a label with a number inside a page ("Punkt 2") is an ordinary heading: it does not hold the rest
+    afs = _pdf("afs_2011_19_kemiska_arbetsmiljorisker.pdf")
+    later = [b.section for b in afs.blocks if b.kind == "heading" and b.text == "Läkarundersökningar"]
+    assert later and all("Punkt 2" not in section for section in later)
+
+
 @pytest.mark.parametrize(
     ("lines", "entries"),
     [
