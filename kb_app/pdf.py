@@ -23,12 +23,15 @@ _NUMBERED_HEADING = re.compile(r"^(\d{1,2}(?:\.\d{1,2}){0,3})\.?\s+\S")
 _NUMBERED_TITLE = re.compile(r"^\d{1,2}(?:\.\d{1,2}){0,3}\.?\s+[A-ZÅÄÖ]")
 # a division of a document: one capitalised word and a number or letter ("Bilaga 1", "Kapitel 3")
 _DIVISION = re.compile(r"^[A-ZÅÄÖ][a-zåäö]+\s+(?:\d{1,3}|[A-Z]|[IVX]+)$")
-# a contents line: dot leaders, or two words or more before a page number ("Bilaga 1" is a heading)
-_TOC_LINE = re.compile(r"(\.{4,}|…{2,})\s*\d+\s*$|\S\s+\S+\s\d{1,3}$")
+_TOC_LINE = re.compile(r"(\.{4,}|…{2,})\s*\d+\s*$|\s\d{1,3}$")
 # a contents entry without dot leaders: a title ending in a word, then its page number
 _PAGE_REFERENCE = re.compile(r"[^\W\d_]\)?\s+(\d{1,3})$")
-# a heading never ends in a preposition or conjunction: such a line leads into a list ("… bedömas om")
+# a line ending in a preposition or conjunction before a list leads into it ("… bedömas om"); a
+# heading may end so ("Vilka föreskrifterna riktar sig till")
 _OPEN_END = re.compile(r"\b(?:om|att|av|för|till|med|i|på|som|och|eller|samt|från|vid|enligt|när|där|då)$", re.I)
+# what follows a lead-in: a list item, or the sentence going on ("33 § första stycket …", "i …"),
+# not a new provision ("2 § Arbetsgivaren …")
+_CONTINUES = re.compile(r"^(?:[•▪◦●■\-–*\uf0b7]\s|\d{1,2}[.)]\s|[a-zåäö]\)\s|\d+\s*(?:§\s*)?[a-zåäö]|[a-zåäö])")
 _DOT_LEADER_LINE = re.compile(r"(?:\.\s*){4,}\s*\d{0,4}\s*$|…{2,}")
 _END_OF_SENTENCE = re.compile(r"[.!?:;]\)?$|\(\w+ \d{4}:\d+\)$")
 
@@ -72,6 +75,7 @@ class _Reader:
         self.contents: list[tuple[str, int]] = []
         self.table: Table | None = None  # the last table, open while nothing follows it
         self.numbered: float = 0  # the level of the last numbered heading
+        self.number: tuple[int, ...] = ()  # and its number
         self.top = True
 
     def page(self, number: int, lines: list[str | Table]) -> None:
@@ -94,12 +98,12 @@ class _Reader:
                 self.flush_paragraph()  # an open table may still run on over the page break
             elif _DOT_LEADER_LINE.search(line):
                 self.contents_line(line, number)
-            elif entries := _contents_run(lines, k):
+            elif entries := _contents_run(lines, k, number, len(self.labels)):
                 self.flush_paragraph()
                 self.contents.extend((entry, number) for entry, _ in entries)
                 k += sum(used for _, used in entries)
                 continue
-            elif (used := _wrapped_heading(lines, k, self.typical)) and not self._unfinished(len(self.paragraph)):
+            elif (used := _wrapped_heading(lines, k, self.typical, self.number)) and not self._leads_in():
                 self.heading(_join_lines([str(x) for x in lines[k : k + used]]), number)
                 k += used
                 continue
@@ -126,7 +130,9 @@ class _Reader:
         # a lone short line without a full stop ("Beslut vid regeringssammanträdet den 25 februari 2016")
         # has ended its paragraph, so a heading may follow it
         lone = len(self.paragraph) == 1 and len(prev) < 0.85 * self.typical
-        if _is_heading(line, prev, nxt, self.typical, paragraph_open=bool(self.paragraph) and not lone):
+        # a division label opening a page ("Bilaga 1") is a heading, not a contents line
+        division = self.top and bool(_DIVISION.match(line))
+        if division or _is_heading(line, prev, nxt, self.typical, paragraph_open=bool(self.paragraph) and not lone):
             self.heading(line, number)
             return
         if self.paragraph and (_BULLET.match(line) or _ends_paragraph(prev, self.typical)):
@@ -136,22 +142,28 @@ class _Reader:
 
     def heading(self, title: str, number: int) -> None:
         """Open a heading. A numbered one takes its level from its numbering, a division opening a
-        page ("Bilaga 1") closes every section; any other sits under the last numbered heading, and under the heading
-        just before it when nothing came between them (a title and its subtitle: "Bilaga 1" /
-        "Sammanfattning av promemorian")."""
+        page ("Bilaga 1") closes every section and starts the numbering afresh; any other sits under
+        the last numbered heading, and under the heading just before it when nothing came between
+        them (a title and its subtitle: "Bilaga 1" / "Sammanfattning av promemorian")."""
         self.flush()
         numbering = _NUMBERED_HEADING.match(title) if _NUMBERED_TITLE.match(title) else None
         above = self.builder.open_heading
         if numbering:
-            level: float = len(re.findall(r"\d+", numbering.group(1)))
+            self.number = _heading_number(title)
+            level: float = len(self.number)
             self.numbered = level
         elif _DIVISION.match(title) and self.top:  # "Bilaga 1", "Kapitel 3" opening a page: above every section
             level = self.numbered = 0
+            self.number = ()
         elif above is not None:
             level = above + 1
         else:
             level = self.numbered + 1
         self.builder.heading(title, level, page=number, page_label=self.labels[number - 1])
+
+    def _leads_in(self) -> bool:
+        """True when the open paragraph stops without a sentence end or with a colon (a list follows)."""
+        return self._unfinished(len(self.paragraph)) or bool(self.paragraph and self.paragraph[-1][0].endswith(":"))
 
     def _unfinished(self, most: int) -> bool:
         """True when an open paragraph of at most ``most`` lines stops without a sentence end."""
@@ -220,11 +232,14 @@ def _name_run(lines: list[str | Table], k: int, paragraph: list[tuple[str, int]]
     return run if run >= 3 else 0
 
 
-def _contents_run(lines: list[str | Table], k: int) -> list[tuple[str, int]]:
-    """The contents entries starting at ``k`` as (entry, lines it took): three or more lines ending in
-    non-decreasing page numbers, a wrapped entry's first line joined to it; [] where none starts."""
+def _contents_run(lines: list[str | Table], k: int, page: int, pages: int) -> list[tuple[str, int]]:
+    """The contents entries starting at ``k`` as (entry, lines it took): on a page in the first tenth of
+    the document, three or more lines ending in non-decreasing numbers of later pages of it, an entry
+    wrapped onto a line in lower case joined; [] where none starts."""
     entries: list[tuple[str, int]] = []
-    last = 0
+    last = page
+    if page > max(3, pages // 10):
+        return []
     while k < len(lines):
         first, nxt = lines[k], lines[k + 1] if k + 1 < len(lines) else ""
         if not isinstance(first, str) or not first or _DOT_LEADER_LINE.search(first):
@@ -233,21 +248,26 @@ def _contents_run(lines: list[str | Table], k: int) -> list[tuple[str, int]]:
         end = parts[-1]
         if not isinstance(end, str) or _END_OF_SENTENCE.search(first) or len(first) > 120:
             break
-        page = _PAGE_REFERENCE.search(end)
-        if page is None or int(page.group(1)) < last:
+        if len(parts) == 2 and not end[:1].islower():
             break
-        last = int(page.group(1))
+        number = _PAGE_REFERENCE.search(end)
+        if number is None or not last <= int(number.group(1)) <= pages:
+            break
+        last = int(number.group(1))
         entries.append((_join_lines([str(p) for p in parts]), len(parts)))
         k += len(parts)
     return entries if len(entries) >= 3 else []
 
 
-def _wrapped_heading(lines: list[str | Table], k: int, typical: int) -> int:
+def _wrapped_heading(lines: list[str | Table], k: int, typical: int, previous: tuple[int, ...] = ()) -> int:
     """How many lines a numbered heading wrapped over several lines takes ("4 Lärare med lång" /
-    "yrkeserfarenhet i skolväsendet"), or 0: the lines after the first start in lower case or with a
-    parenthesis, and the line after the heading starts a new sentence."""
+    "yrkeserfarenhet i skolväsendet"), or 0: its number follows ``previous``, the last heading number
+    (a list item numbered without a full stop does not), the lines after the first start in lower
+    case or with a parenthesis, and the line after the heading starts a new sentence."""
     first = lines[k]
     if not isinstance(first, str) or not _NUMBERED_TITLE.match(first) or len(first) > typical:
+        return 0
+    if previous and not _follows(previous, _heading_number(first)):
         return 0
     used = 1
     while used < 4 and k + used < len(lines):
@@ -259,9 +279,22 @@ def _wrapped_heading(lines: list[str | Table], k: int, typical: int) -> int:
     title = _join_lines([str(x) for x in lines[k : k + used]])
     if used == 1 or not isinstance(after, str) or not after[:1].isupper() and not after[:1].isdigit():
         return 0
-    if len(title) > 160 or "§" in title or re.search(r"[.!?:;,]$|[.!?:;]\s", title):
+    # a full stop after the number ("1. Byggnader som …") marks a list item more often than a heading
+    if len(title) > 160 or "§" in title or re.search(r"[.!?:;,]$|[.!?:;]\s", title) or _OPEN_END.search(title):
         return 0
     return used
+
+
+def _heading_number(title: str) -> tuple[int, ...]:
+    numbering = _NUMBERED_HEADING.match(title)
+    return tuple(int(n) for n in re.findall(r"\d+", numbering.group(1))) if numbering else ()
+
+
+def _follows(previous: tuple[int, ...], number: tuple[int, ...]) -> bool:
+    """True when ``number`` can come next after ``previous``: the next at some level (2.1 -> 2.2, 3) or
+    the first below it (2 -> 2.1)."""
+    nexts = [(*previous[:i], previous[i] + 1) for i in range(len(previous))]
+    return number in [*nexts, (*previous, 1)]
 
 
 def _is_name(line: str | Table) -> bool:
@@ -321,8 +354,8 @@ def _key(line: str | Table) -> str:
 
 
 def _strip_headers_footers(pages: list[list[str | Table]], labels: list[str]) -> list[list[str | Table]]:
-    """Drop lines that repeat at the top or bottom of many pages, a top line repeated from the page
-    before, and bare page numbers there."""
+    """Drop lines that repeat at the top or bottom of many pages, a division label ("Bilaga 1")
+    repeated at the top from one of the two pages before, and bare page numbers there."""
 
     def region(lines: list[str | Table], top: bool) -> list[int]:
         idx = [i for i, line in enumerate(lines) if line]
@@ -334,7 +367,7 @@ def _strip_headers_footers(pages: list[list[str | Table]], labels: list[str]) ->
             counts[top].update({_key(lines[i]) for i in region(lines, top)})
     threshold = max(3, len(pages) // 2)
     result: list[list[str | Table]] = []
-    above: set[str] = set()  # the previous page's top lines
+    above: list[set[str]] = [set(), set()]  # the top lines of the two pages before
     for number, lines in enumerate(pages, start=1):
         drop: set[int] = set()
         for top in (True, False):
@@ -344,9 +377,9 @@ def _strip_headers_footers(pages: list[list[str | Table]], labels: list[str]) ->
                     continue
                 if _is_page_number(text, number, labels) or (len(pages) >= 3 and counts[top][_key(text)] >= threshold):
                     drop.add(i)
-                elif top and text in above:  # a header of a few pages ("Bilaga 1"): kept on its first page
-                    drop.add(i)
-        above = {line for i in region(lines, True) if isinstance(line := lines[i], str)}
+                elif top and _DIVISION.match(text) and any(text in seen for seen in above):
+                    drop.add(i)  # a division's running header ("Bilaga 1"): a heading on its first page only
+        above = [above[1], {line for i in region(lines, True) if isinstance(line := lines[i], str)}]
         result.append([line for i, line in enumerate(lines) if i not in drop])
     return result
 
@@ -373,7 +406,7 @@ def _is_heading(line: str, prev: str, nxt: str, typical: int, *, paragraph_open:
         return False
     if _END_OF_SENTENCE.search(line) or line.endswith((",", "-")) or "§" in line or _TOC_LINE.search(line):
         return False
-    if _BULLET.match(line) or _OPEN_END.search(line):
+    if _BULLET.match(line) or (_OPEN_END.search(line) and _CONTINUES.match(nxt)):
         return False
     first = line[0]
     return (first.isupper() or bool(_NUMBERED_HEADING.match(line))) and (

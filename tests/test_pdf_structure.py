@@ -9,7 +9,7 @@ import pytest
 
 from kb_app.documents import read_document
 from kb_app.models import Document
-from kb_app.pdf import _contents_run, _wrapped_heading
+from kb_app.pdf import _contents_run, _follows, _strip_headers_footers, _wrapped_heading
 
 from .conftest import PDF_DIR
 
@@ -95,19 +95,45 @@ def test_headings_nest() -> None:
 
 
 @pytest.mark.parametrize(
-    ("lines", "entries"),
+    ("lines", "page", "pages", "entries"),
     [
-        (["Inledning 3", "Bakgrund och syfte 4", "Metod 4", "Resultat 7"], 4),
-        (["Ett långt kapitel om saker som", "fortsätter på raden efter 3", "Metod 5", "Slut 9"], 3),
+        (["Inledning 3", "Bakgrund och syfte 4", "Metod 4", "Resultat 7"], 2, 40, 4),
+        (["Ett långt kapitel om saker som", "fortsätter på raden efter 3", "Metod 5", "Slut 9"], 2, 40, 3),
+        # a wrapped entry goes on in lower case; a title above the entries is not joined to them
+        (["Del ett av rapporten", "Inledning 3", "Bakgrund 4", "Metod 5"], 2, 40, 0),
         # page numbers going down are no contents (a list of counts, say)
-        (["Stockholm 12", "Solna 8", "Täby 5"], 0),
+        (["Stockholm 12", "Solna 8", "Täby 5"], 2, 40, 0),
+        # numbers beyond the document, or a page past its first tenth: counts in a list, not contents
+        (["Solna 5", "Täby 12", "Vallentuna 20"], 1, 3, 0),
+        (["Solna 5", "Täby 12", "Vallentuna 20"], 30, 100, 0),
         # two entries are too few, and a sentence is never an entry
-        (["Inledning 3", "Bakgrund 4"], 0),
-        (["Avgiften är 10.", "Den betalas senast dag 20", "Den höjs år 30"], 0),
+        (["Inledning 3", "Bakgrund 4"], 2, 40, 0),
+        (["Avgiften är 10.", "Den betalas senast dag 20", "Den höjs år 30"], 2, 40, 0),
     ],
 )
-def test_contents_run(lines: list[str], entries: int) -> None:
-    assert len(_contents_run(list(lines), 0)) == entries
+def test_contents_run(lines: list[str], page: int, pages: int, entries: int) -> None:
+    assert len(_contents_run(list(lines), 0, page, pages)) == entries
+
+
+def test_a_heading_may_end_in_a_preposition_when_no_list_follows() -> None:
+    afs = _pdf("afs_2011_19_kemiska_arbetsmiljorisker.pdf")
+    assert "Vilka föreskrifterna riktar sig till" in _headings(afs)
+    assert _block_starting(afs, "2 § Arbetsgivaren").section[-1] == "Vilka föreskrifterna riktar sig till"
+
+
+def test_only_a_division_label_repeated_at_the_top_is_a_running_header() -> None:
+    pages = [
+        ["Bilaga 1", "Allmänna råd", "Beslutet får överklagas.", "Text på första sidan."],
+        ["Bilaga 1", "Allmänna råd", "Beslutet får överklagas.", "Text på andra sidan."],
+    ]
+    kept = _strip_headers_footers(pages, ["1", "2"])
+    assert kept[0] == pages[0]
+    assert kept[1] == pages[1][1:]
+
+
+def test_heading_numbers_follow_each_other() -> None:
+    assert _follows((2,), (3,)) and _follows((2,), (2, 1)) and _follows((2, 1), (2, 2)) and _follows((2, 1), (3,))
+    assert not _follows((2,), (2,)) and not _follows((7,), (2,)) and not _follows((2, 1), (2, 3))
 
 
 @pytest.mark.parametrize(
@@ -122,7 +148,16 @@ def test_contents_run(lines: list[str], entries: int) -> None:
         (["5 Konsekvenser", "Förslaget kostar inget."], 0),
         # the next line must start a new sentence
         (["3 Den fiktiva styrgruppens", "arbete under året", "och mer text"], 0),
+        # a full stop after the number, or an open end, marks a list item
+        (["1. Byggnader som är klassade i plan eller", "bevarandeprogram = bygglov", "2. Att måla"], 0),
+        (["3 Den fiktiva styrgruppen ska", "arbeta med", "Mer text"], 0),
     ],
 )
 def test_wrapped_heading(lines: list[str], used: int) -> None:
     assert _wrapped_heading(list(lines), 0, 70) == used
+
+
+def test_wrapped_heading_number_must_follow_the_last_heading() -> None:
+    item = ["2 Lärare som undervisar i", "modersmål (hemspråk)", "Nästa rad."]
+    assert _wrapped_heading(item, 0, 70, (2, 1)) == 0
+    assert _wrapped_heading(item, 0, 70, (1,)) == 2
