@@ -17,6 +17,8 @@ Question sets (each asked against its own index, built or reused under the work 
 - ``heldout5``: bench/data/heldout5_mixed.jsonl over the report and the five shared PDFs: 40
   questions incl. 5 follow-ups, 2 in English and 10 unanswerable (the topic present, the fact
   absent), written blind by a helper from the documents before any run (6f5ed71); never tuned on;
+- ``heldout6``: bench/data/heldout6_mixed.jsonl, the same kinds as heldout5, written blind by a
+  helper after the tenth round's changes (bbd47d9), before any run; never tuned on;
 - ``devpdfs``, ``devdialogues``: bench/data/dev_pdfs.jsonl and dev_dialogues.jsonl, the same kinds
   of questions written later, blind, as development data: their failures may be studied (never
   those of the held-out sets);
@@ -75,6 +77,7 @@ PDF_SETS = {
     "heldout3": "heldout3_pdfs.jsonl",
     "dialogues3": "dialogues3.jsonl",
     "heldout5": "heldout5_mixed.jsonl",
+    "heldout6": "heldout6_mixed.jsonl",
 }
 # question files over the shipped corpus alone (the report), held out like the sets above
 REPORT_SETS = {"report4": "heldout4_report.jsonl"}
