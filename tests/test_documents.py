@@ -177,3 +177,14 @@ def test_catalog_entry_found_for_a_file_name_in_the_other_unicode_form(tmp_path:
 def test_a_bad_appendix_number_in_the_catalog_is_a_swedish_error() -> None:
     with pytest.raises(CorpusError, match="heltal"):
         document_info("bilaga.md", {"bilaga.md": {"appendix": "två"}})
+
+
+def test_a_reader_version_re_reads_only_its_own_format(monkeypatch: pytest.MonkeyPatch) -> None:
+    from kb_app import documents
+
+    data = "samma innehåll".encode()
+    before = {name: documents.fingerprint(data, name, {}) for name in ("a.pdf", "a.md", "a.docx")}
+    monkeypatch.setitem(documents.FORMAT_VERSIONS, ".pdf", "nästa")
+    after = {name: documents.fingerprint(data, name, {}) for name in before}
+    assert after["a.pdf"] != before["a.pdf"]
+    assert after["a.md"] == before["a.md"] and after["a.docx"] == before["a.docx"]
