@@ -21,8 +21,13 @@ _KEEP_HYPHEN_BEFORE = {"och", "eller", "samt", "respektive", "resp", "till", "so
 _BULLET = re.compile(r"^(?:[•▪◦●■\-–*]|\(?[a-zåäö0-9]{1,3}\))\s+")
 _NUMBERED_HEADING = re.compile(r"^(\d{1,2}(?:\.\d{1,2}){0,3})\.?\s+\S")
 _NUMBERED_TITLE = re.compile(r"^\d{1,2}(?:\.\d{1,2}){0,3}\.?\s+[A-ZÅÄÖ]")
-# a division of a document: one capitalised word and a number or letter ("Bilaga 1", "Kapitel 3")
-_DIVISION = re.compile(r"^[A-ZÅÄÖ][a-zåäö]+\s+(?:\d{1,3}|[A-Z]|[IVX]+)$")
+# a division of a document: the word for an appendix, chapter or part and its number ("Bilaga 1");
+# a caption ("Tabell 3") or an item carried over ("Etapp 2") is none
+_DIVISION = re.compile(
+    r"^(?:Bilaga|Bil\.|Kapitel|Kap\.|Del|Avdelning|Appendix|Annex|Chapter|Part)\s+(?:\d{1,3}|[A-Z]|[IVX]+)$"
+)
+# the heading of a contents page
+_CONTENTS_HEADING = re.compile(r"^(?:innehåll|innehållsförteckning|contents|table of contents)\b", re.I)
 _TOC_LINE = re.compile(r"(\.{4,}|…{2,})\s*\d+\s*$|\s\d{1,3}$")
 # a contents entry without dot leaders: a title ending in a word, then its page number
 _PAGE_REFERENCE = re.compile(r"[^\W\d_]\)?\s+(\d{1,3})$")
@@ -75,6 +80,7 @@ class _Reader:
         self.contents: list[tuple[str, int]] = []
         self.table: Table | None = None  # the last table, open while nothing follows it
         self.numbered: float = 0  # the level of the last numbered heading
+        self.contents_page = -1  # the last page that had contents lines
         self.number: tuple[int, ...] = ()  # and its number
         self.top = True
 
@@ -98,7 +104,7 @@ class _Reader:
                 self.flush_paragraph()  # an open table may still run on over the page break
             elif _DOT_LEADER_LINE.search(line):
                 self.contents_line(line, number)
-            elif entries := _contents_run(lines, k, number, len(self.labels)):
+            elif self._in_contents(number) and (entries := _contents_run(lines, k, number, len(self.labels))):
                 self.flush_paragraph()
                 self.contents.extend((entry, number) for entry, _ in entries)
                 k += sum(used for _, used in entries)
@@ -155,11 +161,17 @@ class _Reader:
         elif _DIVISION.match(title) and self.top:  # "Bilaga 1", "Kapitel 3" opening a page: above every section
             level = self.numbered = 0
             self.number = ()
-        elif above is not None:
-            level = above + 1
+        elif above is not None:  # a subtitle, one level below (not a ladder of consecutive headings)
+            level = min(above + 1, self.numbered + 2)
         else:
             level = self.numbered + 1
         self.builder.heading(title, level, page=number, page_label=self.labels[number - 1])
+
+    def _in_contents(self, page: int) -> bool:
+        """True under a contents heading, or on a page of or after one with contents lines."""
+        if any(_CONTENTS_HEADING.match(title) for title in self.builder.section):
+            return True
+        return bool(self.contents) or self.contents_page >= page - 1
 
     def _leads_in(self) -> bool:
         """True when the open paragraph stops without a sentence end or with a colon (a list follows)."""
@@ -201,6 +213,7 @@ class _Reader:
     def flush_table_and_contents(self) -> None:
         if self.contents:
             first, last = self.contents[0][1], self.contents[-1][1]
+            self.contents_page = max(self.contents_page, last)
             lines = tuple(line for line, _ in self.contents)
             self.builder.block(
                 "contents", "\n".join(lines), items=lines, page=first, page_end=last, page_label=self.labels[first - 1]
@@ -275,7 +288,7 @@ def _wrapped_heading(lines: list[str | Table], k: int, typical: int, previous: t
         if not isinstance(line, str) or not line or not (line[0].islower() or line[0] in "(–"):
             break
         used += 1
-    after = lines[k + used] if k + used < len(lines) else ""
+    after = next((x for x in lines[k + used :] if x), "")  # blank lines may follow the heading
     title = _join_lines([str(x) for x in lines[k : k + used]])
     if used == 1 or not isinstance(after, str) or not after[:1].isupper() and not after[:1].isdigit():
         return 0
@@ -291,9 +304,9 @@ def _heading_number(title: str) -> tuple[int, ...]:
 
 
 def _follows(previous: tuple[int, ...], number: tuple[int, ...]) -> bool:
-    """True when ``number`` can come next after ``previous``: the next at some level (2.1 -> 2.2, 3) or
-    the first below it (2 -> 2.1)."""
-    nexts = [(*previous[:i], previous[i] + 1) for i in range(len(previous))]
+    """True when ``number`` can come next after ``previous``: the next at some level (2.1 -> 2.2, 3), or
+    the one after it when a heading was missed (2.1 -> 2.3, 4), or the first below it (2 -> 2.1)."""
+    nexts = [(*previous[:i], previous[i] + step) for i in range(len(previous)) for step in (1, 2)]
     return number in [*nexts, (*previous, 1)]
 
 

@@ -9,7 +9,7 @@ import pytest
 
 from kb_app.documents import read_document
 from kb_app.models import Document
-from kb_app.pdf import _contents_run, _follows, _strip_headers_footers, _wrapped_heading
+from kb_app.pdf import _DIVISION, _contents_run, _follows, _strip_headers_footers, _wrapped_heading
 
 from .conftest import PDF_DIR
 
@@ -34,6 +34,9 @@ def test_numbered_heading_wrapped_over_lines_is_one_heading() -> None:
     assert title in _headings(prop)
     assert _block_starting(prop, "Regeringens förslag: Bemyndigandet för regeringen").section[-1] == title
     assert "2.1 Förslag till lag om ändring i skollagen (2010:800)" in _headings(prop)
+    # a blank line may follow a wrapped heading
+    title = "16.2 Förslaget till lag om ändring i lagen (2010:801) om införande av skollagen (2010:800)"
+    assert title in _headings(prop)
 
 
 def test_appendix_label_is_a_heading_and_its_running_header_is_dropped() -> None:
@@ -87,7 +90,8 @@ def test_headings_nest() -> None:
     assert appendix.section == ("Bilaga 1", "Sammanfattning av promemorian")
     nfs = _pdf("nfs_2007_10_inventering_stora_rovdjur.pdf")
     visits = _block_starting(nfs, "• Tidigare kända revir/boplatser ska besökas")
-    assert visits.section == ("Bilaga 1", "Metoder för inventering av kungsörn", "Aktiva metoder", "Häckning")
+    # a subtitle sits one level below its title, not on a ladder of every heading before it
+    assert visits.section == ("Bilaga 1", "Metoder för inventering av kungsörn", "Häckning")
     # a label with a number inside a page ("Punkt 2") is an ordinary heading: it does not hold the rest
     afs = _pdf("afs_2011_19_kemiska_arbetsmiljorisker.pdf")
     later = [b.section for b in afs.blocks if b.kind == "heading" and b.text == "Läkarundersökningar"]
@@ -133,7 +137,16 @@ def test_only_a_division_label_repeated_at_the_top_is_a_running_header() -> None
 
 def test_heading_numbers_follow_each_other() -> None:
     assert _follows((2,), (3,)) and _follows((2,), (2, 1)) and _follows((2, 1), (2, 2)) and _follows((2, 1), (3,))
-    assert not _follows((2,), (2,)) and not _follows((7,), (2,)) and not _follows((2, 1), (2, 3))
+    assert _follows((2,), (4,))  # one heading missed
+    assert not _follows((2,), (2,)) and not _follows((7,), (2,)) and not _follows((2, 1), (2, 4))
+
+
+@pytest.mark.parametrize(
+    ("line", "division"),
+    [("Bilaga 1", True), ("Kapitel 3", True), ("Bilaga A", True), ("Tabell 3", False), ("Etapp 2", False)],
+)
+def test_division_labels(line: str, division: bool) -> None:
+    assert bool(_DIVISION.match(line)) == division
 
 
 @pytest.mark.parametrize(
@@ -161,3 +174,20 @@ def test_wrapped_heading_number_must_follow_the_last_heading() -> None:
     item = ["2 Lärare som undervisar i", "modersmål (hemspråk)", "Nästa rad."]
     assert _wrapped_heading(item, 0, 70, (2, 1)) == 0
     assert _wrapped_heading(item, 0, 70, (1,)) == 2
+
+
+def _read_lines(lines: list[str], pages: int = 30) -> list[tuple[str, str]]:
+    from kb_app.blocks import BlockBuilder
+    from kb_app.pdf import _Reader
+
+    reader = _Reader(BlockBuilder(), [str(n) for n in range(1, pages + 1)], 70)
+    reader.page(1, list(lines))
+    reader.finish()
+    return [(b.kind, b.text) for b in reader.builder.blocks()]
+
+
+def test_contents_lines_need_a_contents_heading() -> None:
+    addresses = ["Fastigheter som berörs av beslutet.", "Ängen 1", "Ängen 2", "Ängen 3", "Beslutet gäller i dag."]
+    assert "contents" not in [kind for kind, _ in _read_lines(addresses)]
+    contents = ["Innehåll", "Inledning 2", "Metod 3", "Resultat 5", "", "Text på sidan."]
+    assert ("contents", "Inledning 2\nMetod 3\nResultat 5") in _read_lines(contents)
