@@ -79,9 +79,8 @@ class _Reader:
         self.paragraph: list[tuple[str, int]] = []  # (line, page)
         self.contents: list[tuple[str, int]] = []
         self.table: Table | None = None  # the last table, open while nothing follows it
-        self.numbered: float = 0  # the level of the last numbered heading
+        self.number: tuple[int, ...] = ()  # the last heading number (its length is its level)
         self.contents_page = -1  # the last page that had contents lines
-        self.number: tuple[int, ...] = ()  # and its number
         self.top = True
 
     def page(self, number: int, lines: list[str | Table]) -> None:
@@ -152,19 +151,18 @@ class _Reader:
         the last numbered heading, and under the heading just before it when nothing came between
         them (a title and its subtitle: "Bilaga 1" / "Sammanfattning av promemorian")."""
         self.flush()
-        numbering = _NUMBERED_HEADING.match(title) if _NUMBERED_TITLE.match(title) else None
+        numbering = _heading_number(title) if _NUMBERED_TITLE.match(title) else ()
         above = self.builder.open_heading
         if numbering:
-            self.number = _heading_number(title)
-            level: float = len(self.number)
-            self.numbered = level
+            self.number = numbering
+            level: float = len(numbering)
         elif _DIVISION.match(title) and self.top:  # "Bilaga 1", "Kapitel 3" opening a page: above every section
-            level = self.numbered = 0
             self.number = ()
+            level = 0
         elif above is not None:  # a subtitle, one level below (not a ladder of consecutive headings)
-            level = min(above + 1, self.numbered + 2)
+            level = min(above + 1, len(self.number) + 2)
         else:
-            level = self.numbered + 1
+            level = len(self.number) + 1
         self.builder.heading(title, level, page=number, page_label=self.labels[number - 1])
 
     def _in_contents(self, page: int) -> bool:
@@ -183,7 +181,7 @@ class _Reader:
 
     def contents_line(self, line: str, number: int) -> None:
         """A contents entry; the open lines without a sentence end are its wrapped beginning."""
-        if self.paragraph and len(self.paragraph) <= 3 and not _END_OF_SENTENCE.search(self.paragraph[-1][0]):
+        if self._unfinished(3):
             line = " ".join([*(text for text, _ in self.paragraph), line])
             self.paragraph.clear()
         self.flush_paragraph()
@@ -247,8 +245,8 @@ def _name_run(lines: list[str | Table], k: int, paragraph: list[tuple[str, int]]
 
 def _contents_run(lines: list[str | Table], k: int, page: int, pages: int) -> list[tuple[str, int]]:
     """The contents entries starting at ``k`` as (entry, lines it took): on a page in the first tenth of
-    the document, three or more lines ending in non-decreasing numbers of later pages of it, an entry
-    wrapped onto a line in lower case joined; [] where none starts."""
+    the document, three or more lines ending in non-decreasing numbers of pages from this one to its
+    last, an entry wrapped onto a line in lower case joined; [] where none starts."""
     entries: list[tuple[str, int]] = []
     last = page
     if page > max(3, pages // 10):
