@@ -474,7 +474,7 @@ def _passage_support(
     asked: Sequence[str], passages: Sequence[Hit], known: Callable[[str], bool], idf: Callable[[str], float]
 ) -> dict[str, float]:
     """How much of the question the passages (and the documents at all) hold, and how peaked retrieval is."""
-    passage_words = [set(stems(h.chunk.text)) for h in passages]
+    passage_words = [set(stems(h.chunk.embedding_text())) for h in passages]  # headings count
     found = set().union(*passage_words)
     total = sum(idf(s) for s in asked) or 1.0
     missing = [idf(s) for s in asked if s not in found]

@@ -111,8 +111,8 @@ def build_candidates(hits: Sequence[Hit], *, passages: int) -> list[Candidate]:
 
     A lead-in ("… är att:") is only ever quoted with its list; a pair joins a sentence with the next
     sentence of the same paragraph (and that sentence's list, when it is a lead-in), or with the
-    paragraph that follows when the sentence ends with a colon ("… beräknas enligt följande:"). Contents
-    pages give none.
+    paragraph that follows when the sentence ends with a colon ("… beräknas enligt följande:") or goes
+    on there (``runs_on``). Contents pages give none.
     """
     found: list[Candidate] = []
     for hit in hits[:passages]:
@@ -130,7 +130,8 @@ def build_candidates(hits: Sequence[Hit], *, passages: int) -> list[Candidate]:
                 continue
             found.append(Candidate(unit.text, unit.kind, hit, i, n, (unit.text,)))
             after = units[i + 1] if i + 1 < n else None
-            joined = after is not None and (after.block == unit.block or unit.text.endswith(":"))
+            next_paragraph = unit.text.endswith(":") or (after is not None and runs_on(unit, after))
+            joined = after is not None and (after.block == unit.block or next_paragraph)
             if unit.kind == SENTENCE and after and after.kind == SENTENCE and joined:
                 if is_noise(after):
                     continue
@@ -138,6 +139,14 @@ def build_candidates(hits: Sequence[Hit], *, passages: int) -> list[Candidate]:
                 lines = [f"{unit.text} {after.text}", *(f"- {u.text}" for u in parts[1:])]
                 found.append(Candidate("\n".join(lines), PAIR, hit, i, n, (unit.text, *(u.text for u in parts))))
     return found
+
+
+def runs_on(unit: Unit, after: Unit) -> bool:
+    """True when a sentence goes on in the next paragraph: it has no end mark and the next begins in
+    lower case ("Styrelsen föreslås besluta" / "att godkänna lägesredovisningen.", the form of a
+    Swedish decision proposal)."""
+    ended = unit.text.endswith((".", "!", "?", ";"))
+    return unit.kind == after.kind == SENTENCE and not ended and after.text[:1].islower()
 
 
 def _run(units: Sequence[Unit]) -> list[Unit]:

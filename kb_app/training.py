@@ -21,13 +21,15 @@
 - The abstention model's features of a training question come from a ranker fitted without that
   question's fold (cross-fitting): with the final ranker, questions it learnt from look surer than
   any new question.
+- The development questions over the report and the five PDFs (bench/data/dev_pdfs.jsonl and
+  dev_dialogues.jsonl, asked in the corpus of both) are training data for both models, weighing as
+  much as the dev questions; the turns of one conversation share a fold.
 - The kind of model (logistic or boosted trees), the second-quote ratio, the weight of SweFAQ's
   questions for the abstention model and the abstention threshold are chosen on the SweQUAD-MC dev
   split (and, for abstention, the half of SweFAQ's dev split that the abstention model did not
-  learn from, and the development questions over the report and the five PDFs,
-  bench/data/dev_pdfs.jsonl and dev_dialogues.jsonl, together with the out-of-fold probabilities
-  of the SweQUAD-MC and SweFAQ training questions: false abstention stays within the limit on each
-  source); the test splits and the held-out sets play no part.
+  learn from, together with the out-of-fold probabilities of the SweQUAD-MC, SweFAQ and
+  development training questions: false abstention stays within the limit on each of the three
+  sources); the test splits and the held-out sets play no part.
 
 The weights go to kb_app/data/answer_model.json with the data they came from.
 """
@@ -78,13 +80,15 @@ Maker = Callable[[np.ndarray, np.ndarray, np.ndarray], Model]  # fits a ranker o
 # ({question id: the files that hold a copy of its answer}, {file: its fold group}), from copy_groups
 Copies = tuple[dict[str, list[str]], dict[str, str]]
 MAX_FALSE_ABSTENTION = 0.04  # on each source's answerable questions (below the 0.05 allowed: the sets are small)
-# Questions over the report and the five shared PDFs written for development (not the held-out sets):
-# they take part in choosing the abstention threshold, never in fitting a model.
 SELECTED_ON = (
-    "SweQUAD-MC dev split; for abstention also the other half of SweFAQ dev, the development questions "
-    "(bench/data/dev_pdfs.jsonl, dev_dialogues.jsonl) and out-of-fold probabilities of the training questions"
+    "SweQUAD-MC dev split; for abstention also the other half of SweFAQ dev and out-of-fold probabilities "
+    "of the training questions (SweQUAD-MC, SweFAQ and the development questions, each source on its own)"
 )
+# Questions over the report and the five shared PDFs written for development (not the held-out sets):
+# training data for both models, like the dev set.
 DEVELOPMENT = tuple(DATA / PDF_SETS[name] for name in ("devpdfs", "devdialogues"))
+# the training sources whose out-of-fold probabilities judge the abstention threshold, each on its own
+JUDGED = ("swequad", "swefaq", "development")
 
 
 @dataclass
@@ -231,7 +235,9 @@ def dev_questions(
             return bool(groups) and held and evidence in normalise(c.hit.chunk.text)
 
         history = q.get("history") or []
-        out.append(collect(answerer, source, "training", q["question"], history, doc_ids, right, groups, expect))
+        # the turns of one conversation share a fold: they ask about the same passages
+        group = history[0] if history else q["question"]
+        out.append(collect(answerer, source, "training", q["question"], history, doc_ids, right, groups, expect, group))
     return out
 
 
@@ -302,7 +308,7 @@ class _Data:
     swequad: list[Collected]
     faq: list[Collected]
     dev: list[Collected]
-    development: list[Collected]  # in-domain questions for choosing the threshold only
+    development: list[Collected]  # the development questions over the report and the PDFs
     smaller: list[Collected]  # SweQUAD-MC training and SweFAQ questions in corpora with half the documents
 
 
@@ -322,12 +328,12 @@ def train(
     sq_train = [c for c in data.swequad if c.split == "training"]
     blind = [language_blind_copy(c) for c in sq_train[::3]]  # as if asked in another language
     select = [c for c in data.swequad if c.split == "dev"]
-    fit = [*sq_train, *blind, *faq_fit, *data.dev]
+    fit = [*sq_train, *blind, *faq_fit, *data.dev, *data.development]
     # the ranker learns and is chosen on questions asked with their own context (as before copies counted)
     answerable = [c for c in fit if c.answerable and c.own_context]
     score, ratio, ranker, make = _fit_ranker(answerable, [c for c in select if c.own_context], log)
     # a question in another language is never declined (Answerer.threshold), so it sets no threshold
-    pool = [c for c in select + faq_select + data.development if not c.question.english]
+    pool = [c for c in select + faq_select if not c.question.english]
     gate_items = [*fit, *data.smaller]
     log("Avböjandemodellens särdrag, med rankare tränade utan frågans del …")
     gxs = cross_fitted_rows(make, answerable, gate_items)
@@ -525,7 +531,7 @@ def _fit_gate(
     folds = np.array([_fold(c, FOLD_REPEATS[0]) for c in stacked])
     # the training questions that also judge the threshold: not the dev set (a requirement of its own)
     # and not the language-blind copies (never declined)
-    judged = np.array([c.source in ("swequad", "swefaq") and not c.question.english for c in gate_items])
+    judged = np.array([c.source in JUDGED and not c.question.english for c in gate_items])
     items = threshold_items + [c for c, j in zip(gate_items, judged, strict=True) if j]
     # as when answering, a question the passages share no word with has confidence 0 (``supported``;
     # its passage coverage does not depend on the ranker, so any assignment's row will do)
@@ -593,7 +599,8 @@ def _write(out: Path, ranker: Model, gate: Model, ratio: float, threshold: float
         "data_version": version,
         "trained_on": (
             "SweQUAD-MC training split (+ removed-context copies), half of SweFAQ dev, shared/eval/dev.jsonl "
-            "(in the shipped corpus, in the corpus with the five shared PDFs, and against the PDFs alone); "
+            "(in the shipped corpus, in the corpus with the five shared PDFs, and against the PDFs alone), "
+            "bench/data/dev_pdfs.jsonl and dev_dialogues.jsonl (in the corpus with the PDFs); "
             "for abstention also SweQUAD-MC training and the SweFAQ half in corpora with half the documents"
         ),
         "selected_on": SELECTED_ON,
@@ -605,8 +612,8 @@ def _write(out: Path, ranker: Model, gate: Model, ratio: float, threshold: float
 
 
 def _weight(c: Collected) -> float:
-    """Dev questions (our own documents) count five times; SweFAQ's weak labels half."""
-    return 5.0 if c.source in ("dev", "dev-pdfs") else 0.5 if c.source == "swefaq" else 1.0
+    """Dev and development questions (our own documents) count five times; SweFAQ's weak labels half."""
+    return 5.0 if c.source in ("dev", "dev-pdfs", "development") else 0.5 if c.source == "swefaq" else 1.0
 
 
 def language_blind_copy(c: Collected) -> Collected:

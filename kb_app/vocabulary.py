@@ -1,5 +1,8 @@
 """Which stems the documents use and how rare they are (document frequencies over passages).
 
+A passage is read with its document title and heading trail, as BM25 and the embedding model read
+it: a word that only a heading uses ("Tjänsteutlåtande 2007:10") is still a word of the documents.
+
 The answer features weigh a question's words by their rarity (idf), and the abstention model asks
 which of the question's words the documents never use. Training asks questions against the corpus
 with their own document left out, so a ``Vocabulary`` can leave documents out too: the features
@@ -21,7 +24,7 @@ def _document_frequencies(chunks: Iterable[Chunk]) -> tuple[Counter[str], int]:
     df: Counter[str] = Counter()
     n = 0
     for chunk in chunks:
-        df.update(set(tokenize(chunk.text)))
+        df.update(set(tokenize(chunk.embedding_text())))
         n += 1
     return df, n
 

@@ -95,6 +95,17 @@ def test_a_sentence_ending_with_a_colon_pairs_with_the_next_paragraph() -> None:
     assert not any(p.startswith("Avgift = 100") and "Nästa" in p for p in pairs)  # no colon: no crossing
 
 
+def test_a_sentence_that_goes_on_in_the_next_paragraph_pairs_with_it() -> None:
+    text = (
+        "Nämnden för teknik och miljö föreslås besluta\n\natt anta den nya taxan.\n\n"
+        "Taxan gäller från januari.\n\nbeslutet fattades i mars."
+    )
+    pairs = [c.text for c in build_candidates([_hit(text)], passages=5) if c.kind == PAIR]
+    assert "Nämnden för teknik och miljö föreslås besluta att anta den nya taxan." in pairs
+    # an ended sentence does not cross a paragraph break, even before a lower-case start
+    assert not any(p.startswith("Taxan gäller") for p in pairs)
+
+
 def test_candidates_skip_contents_lines_and_respect_the_passage_limit() -> None:
     hits = [_hit("Innehåll\n\n1 Inledning ........ 3\n\nAvgiften är 4 kronor.", 1), _hit("Mer text här finns.", 2)]
     found = build_candidates(hits, passages=1)
