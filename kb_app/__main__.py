@@ -256,7 +256,7 @@ def main(argv: list[str] | None = None) -> int:
     ev.add_argument("--dev", default=str(SHARED / "eval" / "dev.jsonl"))
     ev.add_argument("--datasets", default=str(SHARED / "datasets"))
     ev.add_argument("--workdir", default=".kb/eval", help="där testindexen byggs (återanvänds)")
-    tr = sub.add_parser("train", help="träna svarsmodellerna på offentliga data")
+    tr = sub.add_parser("train", help="träna svarsmodellerna på offentliga data och våra utvecklingsfrågor")
     tr.add_argument("--dev", default=str(SHARED / "eval" / "dev.jsonl"))
     tr.add_argument("--datasets", default=str(SHARED / "datasets"))
     tr.add_argument("--workdir", default=".kb/eval", help="där testindexen byggs (återanvänds)")
