@@ -19,6 +19,8 @@ Question sets (each asked against its own index, built or reused under the work 
   absent), written blind by a helper from the documents before any run (6f5ed71); never tuned on;
 - ``heldout6``: bench/data/heldout6_mixed.jsonl, the same kinds as heldout5, written blind by a
   helper after the tenth round's changes (bbd47d9), before any run; never tuned on;
+- ``heldout7``: bench/data/heldout7_mixed.jsonl, the same kinds again (3 follow-ups), written blind by
+  a helper at the start of the twelfth round (2593613), before any run; never tuned on;
 - ``devpdfs``, ``devdialogues``: bench/data/dev_pdfs.jsonl and dev_dialogues.jsonl, the same kinds
   of questions written later, blind, as development data: their failures may be studied (never
   those of the held-out sets);
@@ -78,6 +80,7 @@ PDF_SETS = {
     "dialogues3": "dialogues3.jsonl",
     "heldout5": "heldout5_mixed.jsonl",
     "heldout6": "heldout6_mixed.jsonl",
+    "heldout7": "heldout7_mixed.jsonl",
 }
 # question files over the shipped corpus alone (the report), held out like the sets above
 REPORT_SETS = {"report4": "heldout4_report.jsonl"}

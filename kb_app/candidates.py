@@ -111,8 +111,8 @@ def build_candidates(hits: Sequence[Hit], *, passages: int) -> list[Candidate]:
 
     A lead-in ("… är att:") is only ever quoted with its list; a pair joins a sentence with the next
     sentence of the same paragraph (and that sentence's list, when it is a lead-in), or with the
-    paragraph that follows when the sentence ends with a colon ("… beräknas enligt följande:") or goes
-    on there (``runs_on``). Contents pages give none.
+    paragraph that follows when the sentence ends with a colon ("… beräknas enligt följande:"), goes
+    on there (``runs_on``) or, in a PDF, is a term that paragraph defines (``is_term``). Contents pages give none.
     """
     found: list[Candidate] = []
     for hit in hits[:passages]:
@@ -120,6 +120,9 @@ def build_candidates(hits: Sequence[Hit], *, passages: int) -> list[Candidate]:
             continue
         units = split_units(hit.chunk.text)
         n = len(units)
+        # the PDF reader has told headings from text, so a short line left in the text is a term (in
+        # plain text it may be a heading, which the first sentence under it does not define)
+        paged = hit.chunk.page is not None
         for i, unit in enumerate(units):
             if is_noise(unit):
                 continue
@@ -130,7 +133,8 @@ def build_candidates(hits: Sequence[Hit], *, passages: int) -> list[Candidate]:
                 continue
             found.append(Candidate(unit.text, unit.kind, hit, i, n, (unit.text,)))
             after = units[i + 1] if i + 1 < n else None
-            next_paragraph = unit.text.endswith(":") or (after is not None and runs_on(unit, after))
+            term = paged and is_term(units, i)
+            next_paragraph = unit.text.endswith(":") or term or (after is not None and runs_on(unit, after))
             joined = after is not None and (after.block == unit.block or next_paragraph)
             if unit.kind == SENTENCE and after and after.kind == SENTENCE and joined:
                 if is_noise(after):
@@ -147,6 +151,15 @@ def runs_on(unit: Unit, after: Unit) -> bool:
     Swedish decision proposal)."""
     ended = unit.text.endswith((".", "!", "?", ";"))
     return unit.kind == after.kind == SENTENCE and not ended and after.text[:1].islower()
+
+
+def is_term(units: Sequence[Unit], i: int) -> bool:
+    """True when unit ``i`` is a short paragraph of its own without an end mark, the term of a two-column
+    list of definitions ("Familjegrupp varg (NFS 2014:23)" / "Minst tre vargar i sällskap …")."""
+    unit = units[i]
+    alone = (i == 0 or units[i - 1].block != unit.block) and (i + 1 == len(units) or units[i + 1].block != unit.block)
+    ended = unit.text.endswith((".", "!", "?", ";", ":", ","))
+    return unit.kind == SENTENCE and alone and not ended and len(unit.text.split()) <= 6
 
 
 def _run(units: Sequence[Unit]) -> list[Unit]:

@@ -25,7 +25,7 @@ PARSER_VERSION = "3"
 # a reader's own version, so that a change to one format re-reads only files of that format
 # .pdf 1: contents pages without dot leaders, wrapped numbered headings; 2: headings nest (subtitles,
 # sections under numbered headings, "Bilaga 1" above them); 3 and 4: narrower rules after two reviews
-FORMAT_VERSIONS = {".pdf": "4"}
+FORMAT_VERSIONS = {".pdf": "5"}
 _KINDS = (KIND_REPORT, KIND_APPENDIX, KIND_OTHER)
 _APPENDIX_NAME = re.compile(r"^\s*bilaga[\s_\-]*(\d+)\b[\s_\-:.]*(.*)$", re.IGNORECASE)
 

@@ -20,6 +20,7 @@ _FOOT_LINES = 3
 _KEEP_HYPHEN_BEFORE = {"och", "eller", "samt", "respektive", "resp", "till", "som", "men", "utan", "el"}
 _BULLET = re.compile(r"^(?:[•▪◦●■\-–*]|\(?[a-zåäö0-9]{1,3}\))\s+")
 _NUMBERED_HEADING = re.compile(r"^(\d{1,2}(?:\.\d{1,2}){0,3})\.?\s+\S")
+_NUMBERED_ITEM = re.compile(r"^(\d{1,2})\.\s+[^\W\d_]")  # "1. Bly och oorganiska blyföreningar.", "2. om arterna …"
 _NUMBERED_TITLE = re.compile(r"^\d{1,2}(?:\.\d{1,2}){0,3}\.?\s+[A-ZÅÄÖ]")
 # a division of a document: the word for an appendix, chapter or part and its number ("Bilaga 1");
 # a caption ("Tabell 3") or an item carried over ("Etapp 2") is none
@@ -140,7 +141,9 @@ class _Reader:
         if division or _is_heading(line, prev, nxt, self.typical, paragraph_open=bool(self.paragraph) and not lone):
             self.heading(line, number)
             return
-        if self.paragraph and (_BULLET.match(line) or _ends_paragraph(prev, self.typical)):
+        if self.paragraph and (_BULLET.match(line) or _ends_paragraph(self.paragraph, self.typical)):
+            self.flush()
+        elif self.paragraph and _starts_item(line, self.paragraph[0][0]):
             self.flush()
         self.flush_table_and_contents()
         self.paragraph.append((line, number))
@@ -401,13 +404,31 @@ def _is_page_number(text: str, number: int, labels: list[str]) -> bool:
     return bool(re.fullmatch(r"(sid(a|an)?\s*)?\d{1,4}(\s*(av|/)\s*\d{1,4})?", text.lower()))
 
 
+def _starts_item(line: str, first: str) -> bool:
+    """True when ``line`` opens a numbered list item: item 1 ("… i andningszonen." / "1. Bly och
+    oorganiska blyföreningar."; "om beslutet gäller" / "1. vitesföreläggande …"), or the item after the
+    one the open paragraph began with ("1. om föryngring …," / "2. om arterna …")."""
+    item = _NUMBERED_ITEM.match(line)
+    if item is None:
+        return False
+    number = int(item.group(1))
+    if number == 1:
+        return True
+    before = _NUMBERED_ITEM.match(first)
+    return before is not None and int(before.group(1)) == number - 1
+
+
 def _typical_line_length(pages: list[list[str | Table]]) -> int:
     lengths = sorted(len(line) for lines in pages for line in lines if isinstance(line, str) and line)
     return lengths[int(len(lengths) * 0.8)] if lengths else 80
 
 
-def _ends_paragraph(line: str, typical: int) -> bool:
-    return bool(_END_OF_SENTENCE.search(line)) and len(line) < 0.85 * typical
+def _ends_paragraph(paragraph: list[tuple[str, int]], typical: int) -> bool:
+    """True when the open paragraph's last line is short and ends a sentence; the end is read over the
+    last two lines, since an amendment note may wrap ("… synonymt med föryngring. (NFS" / "2014:23)")."""
+    last = paragraph[-1][0]
+    tail = " ".join(line for line, _ in paragraph[-2:])
+    return bool(_END_OF_SENTENCE.search(tail)) and len(last) < 0.85 * typical
 
 
 def _is_heading(line: str, prev: str, nxt: str, typical: int, *, paragraph_open: bool) -> bool:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 
@@ -104,6 +106,21 @@ def test_a_sentence_that_goes_on_in_the_next_paragraph_pairs_with_it() -> None:
     assert "Nämnden för teknik och miljö föreslås besluta att anta den nya taxan." in pairs
     # an ended sentence does not cross a paragraph break, even before a lower-case start
     assert not any(p.startswith("Taxan gäller") for p in pairs)
+
+
+def test_a_term_on_its_own_in_a_pdf_pairs_with_the_definition_under_it() -> None:
+    text = (
+        "Följande begrepp används.\n\nUtsläppsrätt (NFS 2099:1)\n\nRätten att släppa ut ett ton koldioxid.\n\n"
+        "Gränsvärde\n\nDen högsta tillåtna halten.\n\nMed vissa undantag,\n\nDen som har tillstånd."
+    )
+    pdf = replace(_hit(text), chunk=replace(_hit(text).chunk, doc_id="doc.pdf", page=3))
+    pairs = [c.text for c in build_candidates([pdf], passages=5) if c.kind == PAIR]
+    assert "Utsläppsrätt (NFS 2099:1) Rätten att släppa ut ett ton koldioxid." in pairs
+    # a bare one-word line is noise and never quoted; a line ending in a comma is no term
+    assert not any(p.startswith(("Gränsvärde", "Med vissa")) for p in pairs)
+    # in plain text a short line may be a heading: it does not pair with the paragraph under it
+    plain = [c.text for c in build_candidates([_hit(text)], passages=5) if c.kind == PAIR]
+    assert not any(p.startswith("Utsläppsrätt") for p in plain)
 
 
 def test_candidates_skip_contents_lines_and_respect_the_passage_limit() -> None:

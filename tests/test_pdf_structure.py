@@ -9,7 +9,7 @@ import pytest
 
 from kb_app.documents import read_document
 from kb_app.models import Document
-from kb_app.pdf import _DIVISION, _contents_run, _follows, _strip_headers_footers, _wrapped_heading
+from kb_app.pdf import _DIVISION, _contents_run, _follows, _starts_item, _strip_headers_footers, _wrapped_heading
 
 from .conftest import PDF_DIR
 
@@ -191,3 +191,39 @@ def test_contents_lines_need_a_contents_heading() -> None:
     assert "contents" not in [kind for kind, _ in _read_lines(addresses)]
     contents = ["Innehåll", "Inledning 2", "Metod 3", "Resultat 5", "", "Text på sidan."]
     assert ("contents", "Inledning 2\nMetod 3\nResultat 5") in _read_lines(contents)
+
+
+def test_a_numbered_list_starts_its_own_paragraphs() -> None:
+    afs = _pdf("afs_2011_19_kemiska_arbetsmiljorisker.pdf")
+    lead_in = _block_starting(afs, "50 § När nedan uppräknade ämnen")
+    assert lead_in.text.endswith("ska riskbedömningen alltid innefatta mätningar av ämnena i andningszonen.")
+    assert _block_starting(afs, "1. Bly och oorganiska blyföreningar").text == "1. Bly och oorganiska blyföreningar."
+    # items in lower case that end with a comma: each number after the last opens the next item
+    nfs = _pdf("nfs_2007_10_inventering_stora_rovdjur.pdf")
+    first = _block_starting(nfs, "1. om föryngring av arterna")
+    assert first.text == "1. om föryngring av arterna förekommer samt antal föryngringar,"
+    assert _block_starting(nfs, "2. om arterna uppträder regelbundet").text.endswith("(om föryngring inte förekommer),")
+    # a "1." that only wraps a reference ("i bilaga" / "1. (NFS 2014:23)") opens no item
+    assert not [b for b in nfs.blocks if b.text.startswith("1. (NFS")]
+
+
+def test_an_amendment_note_wrapped_over_two_lines_ends_the_paragraph() -> None:
+    nfs = _pdf("nfs_2007_10_inventering_stora_rovdjur.pdf")
+    # "… synonymt med föryngring. (NFS" / "2014:23)": the next term is a paragraph of its own
+    definition = _block_starting(nfs, "Spår av lodjurshona med unge/ungar")
+    assert definition.text.endswith("Termen kan användas synonymt med föryngring. (NFS 2014:23)")
+    assert _block_starting(nfs, "Familjegrupp varg").text == "Familjegrupp varg (NFS 2014:23)"
+
+
+@pytest.mark.parametrize(
+    ("line", "first", "starts"),
+    [
+        ("1. Bly och oorganiska blyföreningar.", "50 § När nedan uppräknade ämnen …", True),
+        ("2. om arterna uppträder regelbundet", "1. om föryngring av arterna förekommer", True),
+        ("3. om arterna uppträder tillfälligt", "1. om föryngring av arterna förekommer", False),
+        ("1. (NFS 2014:23)", "metodiken för kungsörn i bilaga", False),
+        ("2 § Länsstyrelsen ska", "1. om föryngring", False),
+    ],
+)
+def test_starts_item(line: str, first: str, starts: bool) -> None:
+    assert _starts_item(line, first) is starts
