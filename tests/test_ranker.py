@@ -15,11 +15,11 @@ from kb_app.evaluation import answer_copied, words
 from kb_app.ranker import LogisticModel, Model, TreeModel, fit, load_models, model_from_json
 
 
-def _data(seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+def _data(seed: int = 0, n: int = 600) -> tuple[np.ndarray, np.ndarray]:
     rng = np.random.default_rng(seed)
-    x = rng.normal(size=(600, 4))
+    x = rng.normal(size=(n, 4))
     y = (x[:, 0] + 0.5 * x[:, 1] * x[:, 2] > 0).astype(float)
-    return np.hstack([np.ones((600, 1)), x]), y
+    return np.hstack([np.ones((n, 1)), x]), y
 
 
 def test_logistic_fit_learns_the_sign_and_survives_json() -> None:
@@ -46,6 +46,18 @@ def test_exported_trees_give_the_same_log_odds_as_scikit_learn() -> None:
     assert ((model.logits(probe) > 0) == (probe[:, 1] + 0.5 * probe[:, 2] * probe[:, 3] > 0)).mean() > (
         (line.logits(probe) > 0) == (probe[:, 1] + 0.5 * probe[:, 2] * probe[:, 3] > 0)
     ).mean()
+
+
+def test_boosted_trees_learn_from_every_row_of_a_large_set() -> None:
+    from kb_app.training import _boosted_trees
+
+    x, y = _data(3, 12_000)  # above 10,000 rows scikit-learn would hold out a random tenth by default
+    make = _boosted_trees(("bias", "a", "b", "c", "d"), 7, 20)
+    order = np.random.default_rng(4).permutation(len(y))
+    model, shuffled = make(x, y, np.ones(len(y))), make(x[order], y[order], np.ones(len(y)))
+    probe, _ = _data(5)
+    # the same rows in another order give the same trees (a held-out tenth would be other rows)
+    assert np.allclose(model.logits(probe), shuffled.logits(probe), atol=1e-6)
 
 
 def test_the_shipped_models_match_the_features_of_the_code() -> None:
