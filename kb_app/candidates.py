@@ -28,6 +28,7 @@ _ABBREVIATIONS = (
 _ABBREVIATION_END = re.compile(r"(?<![^\W\d_])(?:" + "|".join(map(re.escape, _ABBREVIATIONS)) + r")$", re.I)
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-ZÅÄÖ0-9\"“(§])")
 _ITEM = re.compile(r"^(?:[-•*–]\s+|\d{1,2}[.)]\s+|[a-z][.)]\s+)")
+_AMENDMENT_NOTE = re.compile(r"\s*\(\w+ \d{4}:\d+\)$")  # "(NFS 2014:23)" after a provision
 _DOT_LEADER = re.compile(r"(?:\.\s*){4,}|…{2,}|(?:\s\.){3,}|_{4,}")
 _WORDS = re.compile(r"[^\W\d_]{2,}")
 # a field of a form or a letterhead: a label, a colon and its value ("Telefon: 08-508 280 22", "Tel.: …");
@@ -112,7 +113,8 @@ def build_candidates(hits: Sequence[Hit], *, passages: int) -> list[Candidate]:
     A lead-in ("… är att:") is only ever quoted with its list; a pair joins a sentence with the next
     sentence of the same paragraph (and that sentence's list, when it is a lead-in), or with the
     paragraph that follows when the sentence ends with a colon ("… beräknas enligt följande:"), goes
-    on there (``runs_on``) or, in a PDF, is a term that paragraph defines (``is_term``). Contents pages give none.
+    on there (``runs_on``) or, in a PDF, is a term that paragraph's first sentence defines
+    (``is_term``). Contents pages give none.
     """
     found: list[Candidate] = []
     for hit in hits[:passages]:
@@ -120,8 +122,8 @@ def build_candidates(hits: Sequence[Hit], *, passages: int) -> list[Candidate]:
             continue
         units = split_units(hit.chunk.text)
         n = len(units)
-        # the PDF reader has told headings from text, so a short line left in the text is a term (in
-        # plain text it may be a heading, which the first sentence under it does not define)
+        # two-column lists of definitions come from PDFs; in a text file a short line is as often a
+        # heading, which the first sentence under it does not define (SweQUAD-MC's contexts)
         paged = hit.chunk.page is not None
         for i, unit in enumerate(units):
             if is_noise(unit):
@@ -154,12 +156,16 @@ def runs_on(unit: Unit, after: Unit) -> bool:
 
 
 def is_term(units: Sequence[Unit], i: int) -> bool:
-    """True when unit ``i`` is a short paragraph of its own without an end mark, the term of a two-column
-    list of definitions ("Familjegrupp varg (NFS 2014:23)" / "Minst tre vargar i sällskap …")."""
+    """True when unit ``i`` is the term of a two-column list of definitions ("Familjegrupp varg (NFS
+    2014:23)" / "Minst tre vargar i sällskap …"): a paragraph of its own of at most six words, without an
+    end mark, in capitals first, and made of words alone (an amendment note at its end aside; no date,
+    number, address or label)."""
     unit = units[i]
     alone = (i == 0 or units[i - 1].block != unit.block) and (i + 1 == len(units) or units[i + 1].block != unit.block)
     ended = unit.text.endswith((".", "!", "?", ";", ":", ","))
-    return unit.kind == SENTENCE and alone and not ended and len(unit.text.split()) <= 6
+    words = _AMENDMENT_NOTE.sub("", unit.text)
+    plain = words[:1].isupper() and not re.search(r"\d|:|www\.|[/@&=]", words)
+    return unit.kind == SENTENCE and alone and not ended and plain and len(unit.text.split()) <= 6
 
 
 def _run(units: Sequence[Unit]) -> list[Unit]:

@@ -24,8 +24,10 @@ SUPPORTED_SUFFIXES = (".md", ".markdown", ".txt", ".pdf", ".docx")
 PARSER_VERSION = "3"
 # a reader's own version, so that a change to one format re-reads only files of that format
 # .pdf 1: contents pages without dot leaders, wrapped numbered headings; 2: headings nest (subtitles,
-# sections under numbered headings, "Bilaga 1" above them); 3 and 4: narrower rules after two reviews
-FORMAT_VERSIONS = {".pdf": "5"}
+# sections under numbered headings, "Bilaga 1" above them); 3 and 4: narrower rules after two reviews;
+# 5: numbered list items are paragraphs of their own, an amendment note wrapped over two lines ends one;
+# 6: only after a finished sentence or a colon, and an item that goes on a list is never a heading
+FORMAT_VERSIONS = {".pdf": "6"}
 _KINDS = (KIND_REPORT, KIND_APPENDIX, KIND_OTHER)
 _APPENDIX_NAME = re.compile(r"^\s*bilaga[\s_\-]*(\d+)\b[\s_\-:.]*(.*)$", re.IGNORECASE)
 

@@ -46,7 +46,8 @@ def parse_pdf(data: bytes, doc_id: str) -> tuple[BlockBuilder, None, int]:
     """Parse PDF bytes into blocks with 1-based pages and printed page labels.
 
     Tables become table blocks whose rows keep their headers (kb_app.pdf_tables), a run of short
-    name lines becomes a list, numbered and all-caps lines become headings, and contents lines
+    name lines becomes a list, numbered list items ("1. Bly …") paragraphs of their own, numbered and
+    all-caps lines headings, and contents lines
     with dot leaders become a contents block that answers never quote.
 
     Raises:
@@ -109,7 +110,11 @@ class _Reader:
                 self.contents.extend((entry, number) for entry, _ in entries)
                 k += sum(used for _, used in entries)
                 continue
-            elif (used := _wrapped_heading(lines, k, self.typical, self.number)) and not self._leads_in():
+            elif (
+                (used := _wrapped_heading(lines, k, self.typical, self.number))
+                and not self._leads_in()
+                and not self._next_item(str(line))
+            ):
                 self.heading(_join_lines([str(x) for x in lines[k : k + used]]), number)
                 k += used
                 continue
@@ -138,12 +143,15 @@ class _Reader:
         lone = len(self.paragraph) == 1 and len(prev) < 0.85 * self.typical
         # a division label opening a page ("Bilaga 1") is a heading, not a contents line
         division = self.top and bool(_DIVISION.match(line))
-        if division or _is_heading(line, prev, nxt, self.typical, paragraph_open=bool(self.paragraph) and not lone):
+        open_paragraph = bool(self.paragraph) and not lone
+        if not self._next_item(line) and (
+            division or _is_heading(line, prev, nxt, self.typical, paragraph_open=open_paragraph)
+        ):
             self.heading(line, number)
             return
         if self.paragraph and (_BULLET.match(line) or _ends_paragraph(self.paragraph, self.typical)):
             self.flush()
-        elif self.paragraph and _starts_item(line, self.paragraph[0][0]):
+        elif self.paragraph and _starts_item(line, self.paragraph[0][0], prev):
             self.flush()
         self.flush_table_and_contents()
         self.paragraph.append((line, number))
@@ -173,6 +181,17 @@ class _Reader:
         if any(_CONTENTS_HEADING.match(title) for title in self.builder.section):
             return True
         return bool(self.contents) or self.contents_page >= page - 1
+
+    def _next_item(self, line: str) -> bool:
+        """True when ``line`` is the item after the one the open paragraph began with ("2. Att måla …" /
+        "3. Om det är reklambudskap …"): a list goes on, however short its items (no heading)."""
+        item = _NUMBERED_ITEM.match(line)
+        return (
+            bool(self.paragraph)
+            and item is not None
+            and int(item.group(1)) > 1
+            and (_starts_item(line, self.paragraph[0][0], self.paragraph[-1][0]))
+        )
 
     def _leads_in(self) -> bool:
         """True when the open paragraph stops without a sentence end or with a colon (a list follows)."""
@@ -404,16 +423,18 @@ def _is_page_number(text: str, number: int, labels: list[str]) -> bool:
     return bool(re.fullmatch(r"(sid(a|an)?\s*)?\d{1,4}(\s*(av|/)\s*\d{1,4})?", text.lower()))
 
 
-def _starts_item(line: str, first: str) -> bool:
-    """True when ``line`` opens a numbered list item: item 1 ("… i andningszonen." / "1. Bly och
-    oorganiska blyföreningar."; "om beslutet gäller" / "1. vitesföreläggande …"), or the item after the
-    one the open paragraph began with ("1. om föryngring …," / "2. om arterna …")."""
+def _starts_item(line: str, first: str, prev: str) -> bool:
+    """True when ``line`` opens a numbered list item: item 1 after a finished sentence or a colon
+    ("… i andningszonen." / "1. Bly och oorganiska blyföreningar."), or the item after the one the open
+    paragraph began with ("1. om föryngring …," / "2. om arterna …"). A list whose lead-in stops
+    mid-sentence ("… förskollärare som" / "1. har behörighetsgivande examen,") stays one sentence with
+    it, so the provision is quoted whole."""
     item = _NUMBERED_ITEM.match(line)
     if item is None:
         return False
     number = int(item.group(1))
     if number == 1:
-        return True
+        return bool(_END_OF_SENTENCE.search(prev))
     before = _NUMBERED_ITEM.match(first)
     return before is not None and int(before.group(1)) == number - 1
 

@@ -205,6 +205,17 @@ def test_a_numbered_list_starts_its_own_paragraphs() -> None:
     assert _block_starting(nfs, "2. om arterna uppträder regelbundet").text.endswith("(om föryngring inte förekommer),")
     # a "1." that only wraps a reference ("i bilaga" / "1. (NFS 2014:23)") opens no item
     assert not [b for b in nfs.blocks if b.text.startswith("1. (NFS")]
+    # a lead-in that stops mid-sentence keeps its items: the provision is one sentence
+    prop = _pdf("prop_2012-13_187_vissa_skolfragor.pdf")
+    provision = _block_starting(prop, "16 § Statens skolverk ska efter ansökan meddela legitimation")
+    assert "förskollärare som 1. har behörighetsgivande examen," in provision.text
+
+
+def test_a_short_item_that_goes_on_a_list_is_no_heading() -> None:
+    guide = _pdf("helsingborg_bygglov_samsynsguiden_2023-10-10.pdf")
+    assert not [title for title in _headings(guide) if title.startswith("3. Om det är reklambudskap")]
+    item = _block_starting(guide, "3. Om det är reklambudskap")
+    assert item.section == _block_starting(guide, "2. Att måla direkt på tegelfasader").section
 
 
 def test_an_amendment_note_wrapped_over_two_lines_ends_the_paragraph() -> None:
@@ -216,14 +227,16 @@ def test_an_amendment_note_wrapped_over_two_lines_ends_the_paragraph() -> None:
 
 
 @pytest.mark.parametrize(
-    ("line", "first", "starts"),
+    ("line", "first", "prev", "starts"),
     [
-        ("1. Bly och oorganiska blyföreningar.", "50 § När nedan uppräknade ämnen …", True),
-        ("2. om arterna uppträder regelbundet", "1. om föryngring av arterna förekommer", True),
-        ("3. om arterna uppträder tillfälligt", "1. om föryngring av arterna förekommer", False),
-        ("1. (NFS 2014:23)", "metodiken för kungsörn i bilaga", False),
-        ("2 § Länsstyrelsen ska", "1. om föryngring", False),
+        ("1. Bly och oorganiska blyföreningar.", "50 § När …", "… ämnena i andningszonen.", True),
+        ("1. om föryngring av arterna", "3 § Under inventeringsperioden", "och sameby fastställas:", True),
+        ("1. har behörighetsgivande examen,", "16 § Statens skolverk …", "förskollärare som", False),
+        ("2. om arterna uppträder regelbundet", "1. om föryngring av arterna förekommer", "…,", True),
+        ("3. om arterna uppträder tillfälligt", "1. om föryngring av arterna förekommer", "…,", False),
+        ("1. (NFS 2014:23)", "metodiken för kungsörn i bilaga", "i bilaga", False),
+        ("2 § Länsstyrelsen ska", "1. om föryngring", "…,", False),
     ],
 )
-def test_starts_item(line: str, first: str, starts: bool) -> None:
-    assert _starts_item(line, first) is starts
+def test_starts_item(line: str, first: str, prev: str, starts: bool) -> None:
+    assert _starts_item(line, first, prev) is starts
