@@ -185,13 +185,7 @@ class _Reader:
     def _next_item(self, line: str) -> bool:
         """True when ``line`` is the item after the one the open paragraph began with ("2. Att måla …" /
         "3. Om det är reklambudskap …"): a list goes on, however short its items (no heading)."""
-        item = _NUMBERED_ITEM.match(line)
-        return (
-            bool(self.paragraph)
-            and item is not None
-            and int(item.group(1)) > 1
-            and (_starts_item(line, self.paragraph[0][0], self.paragraph[-1][0]))
-        )
+        return bool(self.paragraph) and _next_number(line, self.paragraph[0][0])
 
     def _leads_in(self) -> bool:
         """True when the open paragraph stops without a sentence end or with a colon (a list follows)."""
@@ -429,14 +423,21 @@ def _starts_item(line: str, first: str, prev: str) -> bool:
     paragraph began with ("1. om föryngring …," / "2. om arterna …"). A list whose lead-in stops
     mid-sentence ("… förskollärare som" / "1. har behörighetsgivande examen,") stays one sentence with
     it, so the provision is quoted whole."""
-    item = _NUMBERED_ITEM.match(line)
-    if item is None:
-        return False
-    number = int(item.group(1))
-    if number == 1:
+    if _item_number(line) == 1:
         return bool(_END_OF_SENTENCE.search(prev))
-    before = _NUMBERED_ITEM.match(first)
-    return before is not None and int(before.group(1)) == number - 1
+    return _next_number(line, first)
+
+
+def _item_number(line: str) -> int | None:
+    """The number of a numbered list item ("2. om arterna …" gives 2), or None."""
+    item = _NUMBERED_ITEM.match(line)
+    return int(item.group(1)) if item else None
+
+
+def _next_number(line: str, first: str) -> bool:
+    """True when ``line`` is the item numbered one after the item ``first`` ("2. …" after "1. …")."""
+    number, before = _item_number(line), _item_number(first)
+    return number is not None and before is not None and number == before + 1
 
 
 def _typical_line_length(pages: list[list[str | Table]]) -> int:
