@@ -21,6 +21,8 @@ Question sets (each asked against its own index, built or reused under the work 
   helper after the tenth round's changes (bbd47d9), before any run; never tuned on;
 - ``heldout7``: bench/data/heldout7_mixed.jsonl, the same kinds again (3 follow-ups), written blind by
   a helper at the start of the twelfth round (2593613), before any run; never tuned on;
+- ``heldout8``: bench/data/heldout8_mixed.jsonl, the same kinds again (3 follow-ups, 2 in English),
+  written blind by a helper at the start of the thirteenth round, before any run; never tuned on;
 - ``devpdfs``, ``devdialogues``: bench/data/dev_pdfs.jsonl and dev_dialogues.jsonl, the same kinds
   of questions written later, blind, as development data: their failures may be studied (never
   those of the held-out sets);
@@ -81,6 +83,7 @@ PDF_SETS = {
     "heldout5": "heldout5_mixed.jsonl",
     "heldout6": "heldout6_mixed.jsonl",
     "heldout7": "heldout7_mixed.jsonl",
+    "heldout8": "heldout8_mixed.jsonl",
 }
 # question files over the shipped corpus alone (the report), held out like the sets above
 REPORT_SETS = {"report4": "heldout4_report.jsonl"}
