@@ -76,7 +76,13 @@ GATE_FOLDS = 4
 # each training question's rows under all three, and judges the threshold by their mean, since one
 # assignment alone moved the threshold between 0.072 and 0.126.
 FOLD_REPEATS = (1, 3, 5)
-Maker = Callable[[np.ndarray, np.ndarray, np.ndarray], Model]  # fits a ranker or an abstention model
+# fits a ranker or an abstention model to rows, labels, weights and each row's question group
+Maker = Callable[[np.ndarray, np.ndarray, np.ndarray, np.ndarray], Model]
+# Boosted trees are the mean of this many models, each fitted on a resample of the question groups
+# (bagging): retrains on nearly the same data moved held-out results by several questions. Each model
+# has 1/BAGS of the trees at BAGS times the learning rate, so serving costs what one model did.
+BAGS = 5
+LEARNING_RATE = 0.05  # of one boosted model with all the trees
 # ({question id: the files that hold a copy of its answer}, {file: its fold group}), from copy_groups
 Copies = tuple[dict[str, list[str]], dict[str, str]]
 MAX_FALSE_ABSTENTION = 0.04  # on each source's answerable questions (below the 0.05 allowed: the sets are small)
@@ -242,10 +248,14 @@ def dev_questions(
 
 
 def _stack(items: Sequence[Collected], weight: Callable[[Collected], float]) -> tuple[np.ndarray, ...]:
-    rows = [c.rows for c in items if len(c.rows)]
-    labels = [c.labels for c in items if len(c.rows)]
-    weights = [np.full(len(c.rows), weight(c)) for c in items if len(c.rows)]
-    return np.vstack(rows), np.concatenate(labels).astype(float), np.concatenate(weights)
+    """(rows, labels, weights, question groups) of all candidates of ``items``, for a ``Maker``."""
+    kept = [c for c in items if len(c.rows)]
+    return (
+        np.vstack([c.rows for c in kept]),
+        np.concatenate([c.labels for c in kept]).astype(float),
+        np.concatenate([np.full(len(c.rows), weight(c)) for c in kept]),
+        np.concatenate([np.full(len(c.rows), c.group, dtype=object) for c in kept]),
+    )
 
 
 def accuracy(model: Model, items: Sequence[Collected], ratio: float) -> float:
@@ -273,7 +283,7 @@ def _ranker_makers() -> list[tuple[str, Maker]]:
     functions that fit one."""
 
     def logistic(l2: float) -> Maker:
-        return lambda x, y, w: fit(FEATURES, x, y, weights=w, l2=l2)
+        return lambda x, y, w, _groups: fit(FEATURES, x, y, weights=w, l2=l2)
 
     return [
         *((f"logistisk l2={l2}", logistic(l2)) for l2 in L2_GRID),
@@ -281,16 +291,18 @@ def _ranker_makers() -> list[tuple[str, Maker]]:
     ]
 
 
-def _boosted_trees(features: Sequence[str], leaves: int, rounds: int) -> Maker:
-    """A function that fits boosted trees of ``leaves`` leaves (``rounds`` of them) over ``features``."""
+def _boosted_trees(features: Sequence[str], leaves: int, rounds: int, bags: int = BAGS) -> Maker:
+    """A function that fits ``rounds`` boosted trees of ``leaves`` leaves over ``features``: the mean
+    of ``bags`` models, each with ``rounds // bags`` of them, fitted on its own bootstrap resample of
+    the question groups (``resample``; one model on all rows when ``bags`` is 1)."""
     from sklearn.ensemble import HistGradientBoostingClassifier
 
-    def make(x: np.ndarray, y: np.ndarray, w: np.ndarray) -> Model:
+    def one(x: np.ndarray, y: np.ndarray, w: np.ndarray) -> TreeModel:
         # no early stopping: it would hold out a random tenth of the rows (above 10,000 rows), a different
-        # tenth whenever the data changes, and the trees always run to ``rounds`` anyway
+        # tenth whenever the data changes, and the trees always run to the end anyway
         model = HistGradientBoostingClassifier(
-            max_iter=rounds,
-            learning_rate=0.05,
+            max_iter=rounds // bags,
+            learning_rate=LEARNING_RATE * bags,
             max_leaf_nodes=leaves,
             l2_regularization=1.0,
             early_stopping=False,
@@ -298,7 +310,25 @@ def _boosted_trees(features: Sequence[str], leaves: int, rounds: int) -> Maker:
         ).fit(x, y, sample_weight=w)
         return TreeModel.from_sklearn(model, features)
 
+    def make(x: np.ndarray, y: np.ndarray, w: np.ndarray, groups: np.ndarray) -> Model:
+        if bags == 1:
+            return one(x, y, w)
+        return TreeModel.average([one(x, y, w * resample(groups, seed)) for seed in range(bags)])
+
     return make
+
+
+def resample(groups: np.ndarray, seed: int) -> np.ndarray:
+    """How often each row is drawn when as many question groups as there are are drawn with
+    replacement (a bootstrap by group: a question and its copies are drawn together, or not at all).
+    The groups are numbered by a hash of their names, so the draw does not depend on row order."""
+    names, inverse = np.unique(groups.astype(str), return_inverse=True)
+    order = np.argsort([hashlib.sha256(n.encode()).digest() for n in names], kind="stable")
+    rng = np.random.default_rng(seed)
+    counts = np.bincount(rng.integers(0, len(names), len(names)), minlength=len(names))
+    drawn = np.empty(len(names), dtype=np.int64)
+    drawn[order] = counts
+    return drawn[inverse].astype(np.float64)
 
 
 def data_version(paths: Sequence[Path]) -> str:
@@ -467,10 +497,10 @@ def _fit_ranker(
     train_items: list[Collected], select: list[Collected], log: Callable[[str], None]
 ) -> tuple[float, float, Model, Maker]:
     """The ranker and second-quote ratio with the best SweQUAD-MC dev accuracy, and how to fit it again."""
-    x, y, w = _stack(train_items, _weight)
+    stacked = _stack(train_items, _weight)
     best: tuple[float, float, Model, Maker] | None = None
     for name, make in _ranker_makers():
-        model = make(x, y, w)
+        model = make(*stacked)
         for ratio in RATIO_GRID:
             score = accuracy(model, select, ratio)
             log(f"  {name}, andra citat vid oddskvot {ratio}: SweQUAD-MC dev {score:.3f}")
@@ -533,6 +563,7 @@ def _fit_gate(
     gx = np.vstack(gxs)
     stacked = list(gate_items) * repeats
     gy = np.array([c.answerable for c in stacked], dtype=bool)
+    groups = np.array([c.group for c in stacked], dtype=object)
     faq = np.array([c.source == "swefaq" for c in stacked])
     # one gate fold per question for all its rows, so no row of a held-out question is learnt from
     folds = np.array([_fold(c, FOLD_REPEATS[0]) for c in stacked])
@@ -552,9 +583,9 @@ def _fit_gate(
         gw[faq] = faq_weight
         gw /= repeats
         for name, make in _gate_makers():
-            model = make(gx, gy, gw)
+            model = make(gx, gy, gw, groups)
             # each question judged once, like a selection question: the mean of its rows' probabilities
-            held_out = _out_of_fold(make, gx, gy, gw, folds).reshape(repeats, -1).mean(axis=0)
+            held_out = _out_of_fold(make, gx, gy, gw, groups, folds).reshape(repeats, -1).mean(axis=0)
             p = np.where(unsupported, 0.0, np.concatenate([model.probabilities(sx), held_out[judged]]))
             threshold = _threshold(p, answerable, sources)
             declined = float((p[~answerable] < threshold).mean())
@@ -590,13 +621,15 @@ def _fold(c: Collected, byte: int) -> int:
     return _bucket(c.group, byte, GATE_FOLDS)
 
 
-def _out_of_fold(make: Maker, x: np.ndarray, y: np.ndarray, w: np.ndarray, folds: np.ndarray) -> np.ndarray:
+def _out_of_fold(
+    make: Maker, x: np.ndarray, y: np.ndarray, w: np.ndarray, groups: np.ndarray, folds: np.ndarray
+) -> np.ndarray:
     """Each row's probability from a model fitted without its fold."""
     p = np.zeros(len(y))
     for k in range(GATE_FOLDS):
         held = folds == k
         if held.any():
-            p[held] = make(x[~held], y[~held], w[~held]).probabilities(x[held])
+            p[held] = make(x[~held], y[~held], w[~held], groups[~held]).probabilities(x[held])
     return p
 
 
@@ -645,7 +678,7 @@ def _bucket(text: str, byte: int, count: int) -> int:
 def _gate_makers() -> list[tuple[str, Maker]]:
     """The answer/abstain models the selection chooses between, as functions that fit one."""
 
-    def logistic(x: np.ndarray, y: np.ndarray, w: np.ndarray) -> Model:
+    def logistic(x: np.ndarray, y: np.ndarray, w: np.ndarray, _groups: np.ndarray) -> Model:
         return fit(QUESTION_FEATURES, x, y.astype(float), weights=w, l2=1.0)
 
     trees = ((f"träd {leaves} löv", _boosted_trees(QUESTION_FEATURES, leaves, 150)) for leaves in TREE_LEAVES)

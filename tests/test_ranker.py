@@ -52,12 +52,45 @@ def test_boosted_trees_learn_from_every_row_of_a_large_set() -> None:
     from kb_app.training import _boosted_trees
 
     x, y = _data(3, 12_000)  # above 10,000 rows scikit-learn would hold out a random tenth by default
+    groups = np.array([f"fråga {i // 3}" for i in range(len(y))], dtype=object)
     make = _boosted_trees(("bias", "a", "b", "c", "d"), 7, 20)
     order = np.random.default_rng(4).permutation(len(y))
-    model, shuffled = make(x, y, np.ones(len(y))), make(x[order], y[order], np.ones(len(y)))
+    w = np.ones(len(y))
+    model, shuffled = make(x, y, w, groups), make(x[order], y[order], w, groups[order])
     probe, _ = _data(5)
-    # the same rows in another order give the same trees (a held-out tenth would be other rows)
+    # the same rows in another order give the same trees (a held-out tenth would be other rows, and
+    # the bags draw the same questions whatever the order of the rows)
     assert np.allclose(model.logits(probe), shuffled.logits(probe), atol=1e-6)
+
+
+def test_an_average_of_tree_models_gives_the_mean_log_odds_and_survives_json() -> None:
+    from sklearn.ensemble import HistGradientBoostingClassifier
+
+    x, y = _data(6)
+    names = ("bias", "a", "b", "c", "d")
+    models = [
+        TreeModel.from_sklearn(HistGradientBoostingClassifier(max_iter=n, max_leaf_nodes=k).fit(x, y), names)
+        for n, k in ((10, 5), (25, 15), (5, 3))
+    ]
+    mean = TreeModel.average(models)
+    probe, _ = _data(7)
+    assert len(mean.roots) == 40
+    assert np.allclose(mean.logits(probe), np.mean([m.logits(probe) for m in models], axis=0), atol=1e-9)
+    again = model_from_json(json.loads(json.dumps(mean.to_json())), names)
+    assert np.allclose(again.logits(probe), mean.logits(probe), atol=1e-4)
+
+
+def test_bags_draw_whole_questions_and_as_many_as_there_are() -> None:
+    from kb_app.training import resample
+
+    groups = np.array([f"fråga {i % 500}" for i in range(2000)], dtype=object)  # four rows per question
+    drawn = [resample(groups, seed) for seed in range(3)]
+    for counts in drawn:
+        per_group = {g: {c for gg, c in zip(groups, counts, strict=True) if gg == g} for g in set(groups)}
+        assert all(len(c) == 1 for c in per_group.values())  # a question's rows are drawn together
+        assert counts.sum() == len(groups)  # as many questions drawn as there are
+        assert 0.30 < np.mean([c == {0.0} for c in per_group.values()]) < 0.44  # about 1/e left out
+    assert not np.array_equal(drawn[0], drawn[1])  # each bag its own draw
 
 
 def test_the_shipped_models_match_the_features_of_the_code() -> None:
@@ -106,8 +139,9 @@ def test_out_of_fold_probabilities_come_from_models_that_never_saw_the_row() -> 
     def auc(p: np.ndarray) -> float:
         return float((p[y][:, None] > p[~y][None, :]).mean())
 
-    assert auc(make(x, y, w).probabilities(x)) > 0.75
-    assert 0.35 < auc(_out_of_fold(make, x, y, w, np.arange(400) % GATE_FOLDS)) < 0.65
+    groups = np.array([str(i) for i in range(400)], dtype=object)
+    assert auc(make(x, y, w, groups).probabilities(x)) > 0.75
+    assert 0.35 < auc(_out_of_fold(make, x, y, w, groups, np.arange(400) % GATE_FOLDS)) < 0.65
 
 
 @pytest.mark.slow

@@ -165,11 +165,6 @@ def test_the_tables_total_gives_the_total(appendix_kb: KnowledgeBase) -> None:
     assert _cited(answer) == ("Bilaga 2 Fiktivt program.pdf", 3)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="known regression since the twelfth round's retrain: the abstention model declines it "
-    "(confidence 0.118 against the threshold 0.164)",
-)
 def test_a_member_list_question_gives_the_whole_list(appendix_kb: KnowledgeBase) -> None:
     answer = appendix_kb.ask("Vilka kommuner är medlemmar?")
     assert all(name in answer.text for name in doc_fixtures.MUNICIPALITIES)  # both pages of the table
