@@ -26,6 +26,10 @@ Question sets (each asked against its own index, built or reused under the work 
 - ``devpdfs``, ``devdialogues``: bench/data/dev_pdfs.jsonl and dev_dialogues.jsonl, the same kinds
   of questions written later, blind, as development data: their failures may be studied (never
   those of the held-out sets);
+- worn: heldout, dialogues, heldout2, dialogues2, heldout3, dialogues3, heldout5 and heldout6 had
+  their failures studied in the twelfth round and are training data since the thirteenth
+  (kb_app.training.WORN): their figures are training figures; heldout7, heldout8 and report4 are
+  the held-out ones;
 - ``swequad``: SweQUAD-MC, every context indexed; an answer is right when it holds the correct
   choice's text; per split;
 - ``negatives``: SweQUAD-MC and SweFAQ with half the contexts (answers) indexed: questions whose
