@@ -645,7 +645,7 @@ def _write(out: Path, ranker: Model, gate: Model, ratio: float, threshold: float
         "trained_on": (
             "SweQUAD-MC training split (+ removed-context copies), half of SweFAQ dev, shared/eval/dev.jsonl "
             "(in the shipped corpus, in the corpus with the five shared PDFs, and against the PDFs alone), "
-            "bench/data/dev_pdfs.jsonl and dev_dialogues.jsonl (in the corpus with the PDFs); "
+            f"bench/data/{', '.join(p.name for p in DEVELOPMENT)} (in the corpus with the PDFs); "
             "for abstention also SweQUAD-MC training and the SweFAQ half in corpora with half the documents"
         ),
         "selected_on": SELECTED_ON,
