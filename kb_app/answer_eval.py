@@ -1,6 +1,8 @@
 """Answer quality of several engines side by side, through the batch answer contract.
 
-Question sets (each asked against its own index, built or reused under the work folder):
+Question sets (each asked against its own index, built or reused under the work folder). "Never
+tuned on" below says how a set began: the eight worn sets are training data since the thirteenth
+round (see the list's end).
 
 - ``dev``: shared/eval/dev.jsonl over the shipped corpus (training data for the models);
 - ``heldout``: bench/data/heldout_pdfs.jsonl over the report and the five shared PDFs (written
@@ -74,7 +76,8 @@ REPO = Path(__file__).resolve().parents[1]
 DATA = REPO / "bench" / "data"
 Record = dict[str, Any]
 Engine = Callable[[Settings, list[Record]], list[Record]]
-# question files over the report and the five shared PDFs: held-out (never tuned on) and development
+# question files over the report and the five shared PDFs: held-out (heldout7, heldout8), worn (training
+# data since the thirteenth round: kb_app.training.WORN) and development
 PDF_SETS = {
     "heldout": "heldout_pdfs.jsonl",
     "dialogues": "dialogues.jsonl",

@@ -48,7 +48,7 @@ def test_exported_trees_give_the_same_log_odds_as_scikit_learn() -> None:
     ).mean()
 
 
-def test_boosted_trees_learn_from_every_row_of_a_large_set() -> None:
+def test_boosted_trees_do_not_depend_on_the_order_of_the_rows_of_a_large_set() -> None:
     from kb_app.training import _boosted_trees
 
     x, y = _data(3, 12_000)  # above 10,000 rows scikit-learn would hold out a random tenth by default
@@ -80,7 +80,7 @@ def test_an_average_of_tree_models_gives_the_mean_log_odds_and_survives_json() -
     assert np.allclose(again.logits(probe), mean.logits(probe), atol=1e-4)
 
 
-def test_bags_draw_whole_questions_and_as_many_as_there_are() -> None:
+def test_bags_draw_whole_questions_about_once_each_whatever_the_other_questions() -> None:
     from kb_app.training import resample
 
     groups = np.array([f"fråga {i % 500}" for i in range(2000)], dtype=object)  # four rows per question
@@ -88,9 +88,61 @@ def test_bags_draw_whole_questions_and_as_many_as_there_are() -> None:
     for counts in drawn:
         per_group = {g: {c for gg, c in zip(groups, counts, strict=True) if gg == g} for g in set(groups)}
         assert all(len(c) == 1 for c in per_group.values())  # a question's rows are drawn together
-        assert counts.sum() == len(groups)  # as many questions drawn as there are
+        assert 0.85 < counts.mean() < 1.15  # each question about once (Poisson(1), a bootstrap's count)
         assert 0.30 < np.mean([c == {0.0} for c in per_group.values()]) < 0.44  # about 1/e left out
     assert not np.array_equal(drawn[0], drawn[1])  # each bag its own draw
+    # a question added to the data leaves the draws of every other question as they were
+    more = np.concatenate([groups, np.array(["en ny fråga"] * 3, dtype=object)])
+    assert np.array_equal(resample(more, 1)[: len(groups)], drawn[1])
+
+
+def test_questions_about_the_same_evidence_share_a_group(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from kb_app.training import evidence_groups
+
+    def write(name: str, rows: list[dict[str, object]]) -> object:
+        path = tmp_path / name
+        path.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows))
+        return path
+
+    first = write(
+        "a.jsonl",
+        [
+            {"question": "Vad är en lucktomt?", "evidence": "En lucktomt är en obebyggd tomt"},
+            {"question": "Hur högt får staketet vara?", "evidence": "högst 1,1 meter"},
+            {"question": "Och mot gatan?", "history": ["Hur högt får staketet vara?"], "evidence": "mot gata 0,8 m"},
+        ],
+    )
+    second = write(
+        "b.jsonl",
+        [
+            {"question": "Vad menas med lucktomt?", "evidence": "en lucktomt är en  obebyggd tomt"},
+            {"question": "Var ska staket mot gata vara lågt?", "evidence": "mot gata 0,8 m"},
+            {"question": "Vad kostar ansökan?", "evidence": ""},
+        ],
+    )
+    links = evidence_groups([first, second])  # type: ignore[list-item]
+    assert links["Vad menas med lucktomt?"] == links["Vad är en lucktomt?"]  # the same quote, reworded
+    # a conversation and a question about its second turn's evidence: one group
+    assert links["Var ska staket mot gata vara lågt?"] == links["Hur högt får staketet vara?"]
+    assert links["Vad är en lucktomt?"] != links["Hur högt får staketet vara?"]
+    assert "Vad kostar ansökan?" not in links  # no evidence: its own group
+
+
+def test_the_held_out_questions_never_become_training_data() -> None:
+    from kb_app.answer_features import Question
+    from kb_app.training import HELD_OUT, Collected, without_held_out
+
+    repeated = json.loads((MODEL_FILE.parents[2] / "bench" / "data" / HELD_OUT[1]).read_text().splitlines()[17])
+    assert repeated["question"] == "Vad är en lucktomt?"  # heldout8 asks it, and so do two worn sets
+
+    def item(text: str) -> Collected:
+        question = Question(text, "other", (), (), np.zeros(1), False)
+        rows, labels = np.zeros((1, 1)), np.ones(1, bool)
+        no_words = None  # the filter never reads the word statistics
+        return Collected("development", "training", True, rows, labels, [], question, (), [], no_words)  # type: ignore[arg-type]
+
+    kept = without_held_out([item("Vad är en  LUCKTOMT?"), item("Vad är en bygglovsbefriad åtgärd?")])
+    assert [c.question.text for c in kept] == ["Vad är en bygglovsbefriad åtgärd?"]
 
 
 def test_the_shipped_models_match_the_features_of_the_code() -> None:
