@@ -25,13 +25,16 @@ round (see the list's end).
   a helper at the start of the twelfth round (2593613), before any run; never tuned on;
 - ``heldout8``: bench/data/heldout8_mixed.jsonl, the same kinds again (3 follow-ups, 2 in English),
   written blind by a helper at the start of the thirteenth round, before any run; never tuned on;
+- ``heldout9``: bench/data/heldout9_mixed.jsonl, the same kinds again (3 follow-ups, 2 in English, 2
+  yes/no), written blind by a helper at the start of the fourteenth round, before any run; never
+  tuned on;
 - ``devpdfs``, ``devdialogues``: bench/data/dev_pdfs.jsonl and dev_dialogues.jsonl, the same kinds
   of questions written later, blind, as development data: their failures may be studied (never
   those of the held-out sets);
 - worn: heldout, dialogues, heldout2, dialogues2, heldout3, dialogues3, heldout5 and heldout6 had
   their failures studied in the twelfth round and are training data since the thirteenth
-  (kb_app.training.WORN): their figures are training figures; heldout7, heldout8 and report4 are
-  the held-out ones;
+  (kb_app.training.WORN): their figures are training figures; heldout7, heldout8, heldout9 and
+  report4 are the held-out ones;
 - ``swequad``: SweQUAD-MC, every context indexed; an answer is right when it holds the correct
   choice's text; per split;
 - ``negatives``: SweQUAD-MC and SweFAQ with half the contexts (answers) indexed: questions whose
@@ -76,7 +79,7 @@ REPO = Path(__file__).resolve().parents[1]
 DATA = REPO / "bench" / "data"
 Record = dict[str, Any]
 Engine = Callable[[Settings, list[Record]], list[Record]]
-# question files over the report and the five shared PDFs: held-out (heldout7, heldout8), worn (training
+# question files over the report and the five shared PDFs: held-out (heldout7-9), worn (training
 # data since the thirteenth round: kb_app.training.WORN) and development
 PDF_SETS = {
     "heldout": "heldout_pdfs.jsonl",
@@ -91,6 +94,7 @@ PDF_SETS = {
     "heldout6": "heldout6_mixed.jsonl",
     "heldout7": "heldout7_mixed.jsonl",
     "heldout8": "heldout8_mixed.jsonl",
+    "heldout9": "heldout9_mixed.jsonl",
 }
 # question files over the shipped corpus alone (the report), held out like the sets above
 REPORT_SETS = {"report4": "heldout4_report.jsonl"}
