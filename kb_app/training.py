@@ -15,6 +15,10 @@
   five shared PDFs) and against the PDFs alone. The SweQUAD-MC training questions and the SweFAQ
   half are asked once more in a copy of their index that keeps half of the documents: retrieval
   scores and word statistics shift with the size of a corpus, and the model must hold in both.
+- The SweQUAD-MC training questions are asked once more in the corpus without the sentences that
+  answer them (the evaluation's answers-removed index): the topic is there, the fact is not, as
+  with a plausible unanswerable question about our own documents. The dev split's questions there
+  join the selection; the test split is how these negatives are reported.
 - Removed-context questions see the corpus without their own document: the search leaves it out,
   and so do the features' idf and "known word" statistics (kb_app.vocabulary); only BM25's own
   scores still count it.
@@ -51,7 +55,7 @@ from typing import Any
 import numpy as np
 
 from kb_app.answer import MODEL_FILE, Answerer, choose, supported
-from kb_app.answer_eval import DATA, PDF_SETS, REPORT_SETS, pdf_corpus, subset_index
+from kb_app.answer_eval import DATA, PDF_SETS, REPORT_SETS, answers_removed_index, pdf_corpus, subset_index
 from kb_app.answer_features import FEATURES, QUESTION_FEATURES, Question, language_blind, question_features
 from kb_app.candidates import Candidate
 from kb_app.config import Settings
@@ -395,6 +399,7 @@ class _Data:
     dev: list[Collected]
     development: list[Collected]  # the development questions over the report and the PDFs
     smaller: list[Collected]  # SweQUAD-MC training and SweFAQ questions in corpora with half the documents
+    removed: list[Collected]  # SweQUAD-MC training and dev questions with the sentences that answer them removed
 
 
 def train(
@@ -412,14 +417,14 @@ def train(
     faq_select = [c for c in data.faq if not _hashed_half(c.question.text)]
     sq_train = [c for c in data.swequad if c.split == "training"]
     blind = [language_blind_copy(c) for c in sq_train[::3]]  # as if asked in another language
-    select = [c for c in data.swequad if c.split == "dev"]
+    select = [c for c in data.swequad + data.removed if c.split == "dev"]
     fit = [*sq_train, *blind, *faq_fit, *data.dev, *data.development]
     # the ranker learns and is chosen on questions asked with their own context (as before copies counted)
     answerable = [c for c in fit if c.answerable and c.own_context]
     score, ratio, ranker, make = _fit_ranker(answerable, [c for c in select if c.own_context], log)
     # a question in another language is never declined (Answerer.threshold), so it sets no threshold
     pool = [c for c in select + faq_select if not c.question.english]
-    gate_items = [*fit, *data.smaller]
+    gate_items = [*fit, *data.smaller, *(c for c in data.removed if c.split == "training")]
     log("Avböjandemodellens särdrag, med rankare tränade utan frågans del …")
     gxs = cross_fitted_rows(make, answerable, gate_items)
     sx = np.vstack([gate_row(ranker, c) for c in pool])
@@ -469,7 +474,9 @@ def _collect(settings: Settings, datasets: Path, dev: Path, workdir: Path, log: 
         *swequad_in_smaller_corpus(workdir / "swequad", files, rows, copies, settings, embedder),
         *swefaq_in_smaller_corpus(workdir / "swefaq", faq_files, datasets / "swefaq", settings, embedder),
     ]
-    return _Data(items, faq, without_held_out(dev_items), without_held_out(development), smaller)
+    log("Samlar SweQUAD-MC-frågor vars svarsmeningar tagits bort …")
+    removed = swequad_answers_removed(workdir, rows, files, copies, settings, embedder)
+    return _Data(items, faq, without_held_out(dev_items), without_held_out(development), smaller, removed)
 
 
 def _smaller_answerer(
@@ -512,6 +519,32 @@ def swequad_in_smaller_corpus(
             right, keys = _holds(span), [[span]]
             item = collect(answerer, "swequad", "training", question, [], None, right, keys, present, group[target])
             out.append(replace(item, own_context=target in kept))
+    return out
+
+
+def swequad_answers_removed(
+    workdir: Path,
+    rows: Sequence[dict[str, Any]],
+    files: list[tuple[str, str, str]],
+    copies: Copies,
+    settings: Settings,
+    embedder: Embedder,
+) -> list[Collected]:
+    """The SweQUAD-MC training and dev questions in the corpus without the sentences that answer
+    them (``answer_eval.answers_removed_index``, the evaluation's own index): the passage about the
+    topic is found, the fact is not. Answerable only where a copy of the answer stands elsewhere. The
+    test split stays out: it is how these negatives are reported."""
+    settings_removed, kept = answers_removed_index(workdir, rows, files, settings, embedder)
+    answerer = Answerer(Retriever(settings_removed, embedder=embedder), models=_untrained())
+    targets = swequad_targets(files)
+    _, group = copies
+    out = []
+    for r in rows:
+        if r["split"] in ("training", "dev"):
+            span, fold = r["answers"][0]["text"], group[targets[r["context_id"]]]
+            right, present = _holds(span), kept[r["id"]]
+            item = collect(answerer, "swequad", r["split"], r["question"], [], None, right, [[span]], present, fold)
+            out.append(replace(item, own_context=False))
     return out
 
 

@@ -291,3 +291,39 @@ def test_removing_answers_keeps_the_topic_and_drops_each_answering_sentence() ->
     ]
     # every question of a document loses its sentence; a document with nothing left is dropped
     assert answers_removed_files(rows, swequad_files(rows)) == [("a.txt", "Visum", "Visum\n")]
+
+
+def test_answers_removed_questions_find_their_topic_without_the_fact(tmp_path, embedder) -> None:  # type: ignore[no-untyped-def]
+    from kb_app.config import Settings
+    from kb_app.evaluation import build_index, normalise, swequad_files
+    from kb_app.training import copy_groups, swequad_answers_removed
+
+    visum = "Visum\nEtt visum kostar 80 euro. Du ansöker hos ambassaden i Stockholm. Handläggningen tar två veckor."
+    avslag = "Avslag\nEtt beslut om avslag gäller i fyra år. Därefter kan du söka igen hos ambassaden."
+    pass_ = "Pass\nEtt pass gäller i fem år. Du ansöker om pass hos polisen. Det kostar 400 kronor."
+    pass_copy = "Resor\nTa med passet. Du ansöker om pass hos polisen. Det kostar 400 kronor. Boka tid."
+    rows = [
+        {"id": "q1", "split": "training", "context_id": "a", "context": visum, "question": "Vad kostar ett visum?",
+         "answers": [{"text": "80 euro"}]},
+        {"id": "q2", "split": "dev", "context_id": "b", "context": avslag, "question": "Hur länge gäller ett avslag?",
+         "answers": [{"text": "fyra år"}]},
+        {"id": "q3", "split": "training", "context_id": "c", "context": pass_, "question": "Vad kostar ett pass?",
+         "answers": [{"text": "400 kronor"}]},
+        {"id": "q4", "split": "test", "context_id": "d", "context": pass_copy, "question": "Vad ska man ta med?",
+         "answers": [{"text": "passet"}]},
+    ]  # fmt: skip
+    files = swequad_files(rows)
+    settings = Settings(model_cache=embedder.settings.model_cache)
+    build_index(tmp_path / "swequad", files, settings, embedder)
+    items = swequad_answers_removed(tmp_path, rows, files, copy_groups(rows, files), settings, embedder)
+    by_question = {c.question.text: c for c in items}
+    # the test split stays out: it is how these negatives are reported
+    assert set(by_question) == {"Vad kostar ett visum?", "Hur länge gäller ett avslag?", "Vad kostar ett pass?"}
+    visa = by_question["Vad kostar ett visum?"]
+    assert not visa.answerable and not visa.own_context and not visa.labels.any()
+    assert visa.candidates and not any("80 euro" in normalise(c.text) for c in visa.candidates)
+    assert any("ambassaden" in normalise(c.text) for c in visa.candidates)  # the topic is still found
+    # the price of a passport stands in another context too: still answerable, from the copy
+    passport = by_question["Vad kostar ett pass?"]
+    assert passport.answerable and passport.labels.any()
+    assert by_question["Hur länge gäller ett avslag?"].split == "dev"
