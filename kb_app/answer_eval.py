@@ -33,8 +33,9 @@ round (see the list's end).
   those of the held-out sets);
 - worn: heldout, dialogues, heldout2, dialogues2, heldout3, dialogues3, heldout5 and heldout6 had
   their failures studied in the twelfth round and are training data since the thirteenth
-  (kb_app.training.WORN): their figures are training figures; heldout7, heldout8, heldout9 and
-  report4 are the held-out ones;
+  (kb_app.training.WORN), and so are heldout7 and heldout8 since the fourteenth (read on five
+  models; kb_app.training.READ): their figures are training figures; heldout9 and report4 are the
+  held-out ones;
 - ``swequad``: SweQUAD-MC, every context indexed; an answer is right when it holds the correct
   choice's text; per split;
 - ``negatives``: SweQUAD-MC and SweFAQ with half the contexts (answers) indexed: questions whose
@@ -79,8 +80,8 @@ REPO = Path(__file__).resolve().parents[1]
 DATA = REPO / "bench" / "data"
 Record = dict[str, Any]
 Engine = Callable[[Settings, list[Record]], list[Record]]
-# question files over the report and the five shared PDFs: held-out (heldout7-9), worn (training
-# data since the thirteenth round: kb_app.training.WORN) and development
+# question files over the report and the five shared PDFs: held-out (heldout9), worn and read (training
+# data since the thirteenth and fourteenth rounds: kb_app.training.WORN, READ) and development
 PDF_SETS = {
     "heldout": "heldout_pdfs.jsonl",
     "dialogues": "dialogues.jsonl",

@@ -26,9 +26,9 @@
   question's fold (cross-fitting): with the final ranker, questions it learnt from look surer than
   any new question.
 - The development questions over the report and the five PDFs (bench/data/dev_pdfs.jsonl and
-  dev_dialogues.jsonl, and since the thirteenth round the worn held-out sets ``WORN``; asked in the
-  corpus of both) are training data for both models, weighing as much as the dev questions; the
-  turns of one conversation share a fold.
+  dev_dialogues.jsonl, and since the thirteenth round the worn held-out sets ``WORN``, since the
+  fourteenth heldout7 and heldout8 too, ``READ``; asked in the corpus of both) are training data
+  for both models, weighing as much as the dev questions; the turns of one conversation share a fold.
 - Boosted trees are bagged (``BAGS`` models on bootstrap resamples of the question groups, averaged).
   Development questions whose evidence is the same quote share a group (``evidence_groups``).
 - The kind of model (logistic or boosted trees), the second-quote ratio, the weight of SweFAQ's
@@ -36,7 +36,7 @@
   split (and, for abstention, the half of SweFAQ's dev split that the abstention model did not
   learn from, together with the out-of-fold probabilities of the SweQUAD-MC, SweFAQ and
   development training questions: false abstention stays within the limit on each of the three
-  sources); the test splits and the held-out sets (``HELD_OUT``: heldout7, heldout8, heldout9, report4) play
+  sources); the test splits and the held-out sets (``HELD_OUT``: heldout9, report4) play
   no part, and a question of theirs is left out wherever a training set repeats it.
 
 The weights go to kb_app/data/answer_model.json with the data they came from.
@@ -104,9 +104,11 @@ SELECTED_ON = (
 # Since the thirteenth round also the worn held-out sets: their failures were studied in the twelfth, so
 # they no longer measure anything new, and they hold four times the development questions.
 WORN = ("heldout", "dialogues", "heldout2", "dialogues2", "heldout3", "dialogues3", "heldout5", "heldout6")
-DEVELOPMENT = tuple(DATA / PDF_SETS[name] for name in ("devpdfs", "devdialogues", *WORN))
+# read on five models in the thirteenth and fourteenth rounds, then made training data (heldout9 replaces them)
+READ = ("heldout7", "heldout8")
+DEVELOPMENT = tuple(DATA / PDF_SETS[name] for name in ("devpdfs", "devdialogues", *WORN, *READ))
 # the held-out sets: their questions are left out of the training data wherever they stand
-HELD_OUT = (PDF_SETS["heldout7"], PDF_SETS["heldout8"], PDF_SETS["heldout9"], *REPORT_SETS.values())
+HELD_OUT = (PDF_SETS["heldout9"], *REPORT_SETS.values())
 # the training sources whose out-of-fold probabilities judge the abstention threshold, each on its own
 JUDGED = ("swequad", "swefaq", "development")
 
@@ -291,8 +293,8 @@ def evidence_groups(paths: Sequence[Path]) -> dict[str, str]:
 
 def without_held_out(items: list[Collected]) -> list[Collected]:
     """``items`` without the questions of the held-out sets (compared normalised): never training
-    data, even where a training set asks the same words (heldout8 repeats six questions of earlier
-    sets, report4 one)."""
+    data, even where a training set asks the same words (report4 repeats a question of an earlier set;
+    heldout8 repeated six while it was held out)."""
     held_out = {normalise(q["question"]) for name in HELD_OUT for q in read_jsonl(DATA / name)}
     return [c for c in items if normalise(c.question.text) not in held_out]
 
