@@ -28,14 +28,17 @@ round (see the list's end).
 - ``heldout9``: bench/data/heldout9_mixed.jsonl, the same kinds again (3 follow-ups, 2 in English, 2
   yes/no), written blind by a helper at the start of the fourteenth round, before any run; never
   tuned on;
+- ``heldout10``: bench/data/heldout10_mixed.jsonl, the same kinds (3 follow-ups, 2 in English, 3
+  reasons), mostly from PDF pages no earlier set used, written blind by a helper in the fourteenth
+  round before its last change was trained or run; never tuned on;
 - ``devpdfs``, ``devdialogues``: bench/data/dev_pdfs.jsonl and dev_dialogues.jsonl, the same kinds
   of questions written later, blind, as development data: their failures may be studied (never
   those of the held-out sets);
 - worn: heldout, dialogues, heldout2, dialogues2, heldout3, dialogues3, heldout5 and heldout6 had
   their failures studied in the twelfth round and are training data since the thirteenth
   (kb_app.training.WORN), and so are heldout7 and heldout8 since the fourteenth (read on five
-  models; kb_app.training.READ): their figures are training figures; heldout9 and report4 are the
-  held-out ones;
+  models; kb_app.training.READ): their figures are training figures; heldout9, heldout10 and report4
+  are the held-out ones;
 - ``swequad``: SweQUAD-MC, every context indexed; an answer is right when it holds the correct
   choice's text; per split;
 - ``negatives``: SweQUAD-MC and SweFAQ with half the contexts (answers) indexed: questions whose
@@ -80,7 +83,7 @@ REPO = Path(__file__).resolve().parents[1]
 DATA = REPO / "bench" / "data"
 Record = dict[str, Any]
 Engine = Callable[[Settings, list[Record]], list[Record]]
-# question files over the report and the five shared PDFs: held-out (heldout9), worn and read (training
+# question files over the report and the five shared PDFs: held-out (heldout9, heldout10), worn and read (training
 # data since the thirteenth and fourteenth rounds: kb_app.training.WORN, READ) and development
 PDF_SETS = {
     "heldout": "heldout_pdfs.jsonl",
@@ -96,6 +99,7 @@ PDF_SETS = {
     "heldout7": "heldout7_mixed.jsonl",
     "heldout8": "heldout8_mixed.jsonl",
     "heldout9": "heldout9_mixed.jsonl",
+    "heldout10": "heldout10_mixed.jsonl",
 }
 # question files over the shipped corpus alone (the report), held out like the sets above
 REPORT_SETS = {"report4": "heldout4_report.jsonl"}
