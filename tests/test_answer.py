@@ -195,8 +195,8 @@ def test_batch_contract_on_the_dev_set(tmp_path: Path, kb: KnowledgeBase) -> Non
     metrics = score_answers(questions, answers)
     assert metrics["answer_accuracy"] >= 0.9
     assert metrics["evidence_hit@3"] == 1.0
-    # issue 10's bound; since the thirteenth round's retrain one question is declined ("Vilka bilagor hör
-    # till lägesredovisningen?", dev-20): a known regression, stated in docs/evaluation.md
+    # issue 10's bound (after the thirteenth round's retrain "Vilka bilagor hör till lägesredovisningen?",
+    # dev-20, was declined; the fourteenth round's models answer it again)
     assert metrics["abstention"] == 1.0 and metrics["false_abstention"] <= 0.05
 
 
