@@ -96,8 +96,9 @@ LEARNING_RATE = 0.05  # of one boosted model with all the trees
 Copies = tuple[dict[str, list[str]], dict[str, str]]
 MAX_FALSE_ABSTENTION = 0.04  # on each source's answerable questions (below the 0.05 allowed: the sets are small)
 SELECTED_ON = (
-    "SweQUAD-MC dev split; for abstention also the other half of SweFAQ dev and out-of-fold probabilities "
-    "of the training questions (SweQUAD-MC, SweFAQ and the development questions, each source on its own)"
+    "SweQUAD-MC dev split; for abstention also its questions with their answer sentences removed, the other "
+    "half of SweFAQ dev and out-of-fold probabilities of the training questions (SweQUAD-MC, SweFAQ and the "
+    "development questions, each source on its own)"
 )
 # Questions over the report and the five shared PDFs written for development (not the held-out sets):
 # training data for both models, like the dev set.
@@ -725,7 +726,8 @@ def _write(out: Path, ranker: Model, gate: Model, ratio: float, threshold: float
             "SweQUAD-MC training split (+ removed-context copies), half of SweFAQ dev, shared/eval/dev.jsonl "
             "(in the shipped corpus, in the corpus with the five shared PDFs, and against the PDFs alone), "
             f"bench/data/{', '.join(p.name for p in DEVELOPMENT)} (in the corpus with the PDFs); "
-            "for abstention also SweQUAD-MC training and the SweFAQ half in corpora with half the documents"
+            "for abstention also SweQUAD-MC training and the SweFAQ half in corpora with half the documents, "
+            "and SweQUAD-MC training with the sentences that answer its questions removed"
         ),
         "selected_on": SELECTED_ON,
     }

@@ -130,9 +130,14 @@ def test_questions_about_the_same_evidence_share_a_group(tmp_path) -> None:  # t
 
 def test_the_held_out_questions_never_become_training_data() -> None:
     from kb_app.answer_features import Question
-    from kb_app.training import HELD_OUT, Collected, without_held_out
+    from kb_app.training import DATA, DEVELOPMENT, HELD_OUT, Collected, without_held_out
 
-    first = json.loads((MODEL_FILE.parents[2] / "bench" / "data" / HELD_OUT[0]).read_text().splitlines()[0])
+    assert set(HELD_OUT) == {"heldout9_mixed.jsonl", "heldout10_mixed.jsonl", "heldout4_report.jsonl"}
+    assert not {DATA / name for name in HELD_OUT} & set(DEVELOPMENT)
+    # report4 (held out) repeats a question of heldout6 (training data) word for word
+    repeated = "Vem är ordförande i SBA:s advisory board?"
+    assert any(json.loads(line)["question"] == repeated for line in (DATA / HELD_OUT[2]).read_text().splitlines())
+    assert any(repeated in path.read_text() for path in DEVELOPMENT)
 
     def item(text: str) -> Collected:
         question = Question(text, "other", (), (), np.zeros(1), False)
@@ -140,7 +145,7 @@ def test_the_held_out_questions_never_become_training_data() -> None:
         no_words = None  # the filter never reads the word statistics
         return Collected("development", "training", True, rows, labels, [], question, (), [], no_words)  # type: ignore[arg-type]
 
-    asked_again = "  ".join(first["question"].upper().split())  # other case and spacing
+    asked_again = "  ".join(repeated.upper().split())  # other case and spacing
     kept = without_held_out([item(asked_again), item("Vad är en bygglovsbefriad åtgärd?")])
     assert [c.question.text for c in kept] == ["Vad är en bygglovsbefriad åtgärd?"]
 
@@ -315,14 +320,19 @@ def test_answers_removed_questions_find_their_topic_without_the_fact(tmp_path, e
     files = swequad_files(rows)
     settings = Settings(model_cache=embedder.settings.model_cache)
     build_index(tmp_path / "swequad", files, settings, embedder)
-    items = swequad_answers_removed(tmp_path, rows, files, copy_groups(rows, files), settings, embedder)
+    copies = copy_groups(rows, files)
+    items = swequad_answers_removed(tmp_path, rows, files, copies, settings, embedder)
     by_question = {c.question.text: c for c in items}
+    # each shares the fold group of its context's other copies (own-context, removed-context, half-corpus)
+    assert by_question["Vad kostar ett visum?"].group == copies[1]["a.txt"]
+    assert by_question["Vad kostar ett pass?"].group == copies[1]["c.txt"] == copies[1]["d.txt"]
     # the test split stays out: it is how these negatives are reported
     assert set(by_question) == {"Vad kostar ett visum?", "Hur länge gäller ett avslag?", "Vad kostar ett pass?"}
     visa = by_question["Vad kostar ett visum?"]
     assert not visa.answerable and not visa.own_context and not visa.labels.any()
     assert visa.candidates and not any("80 euro" in normalise(c.text) for c in visa.candidates)
-    assert any("ambassaden" in normalise(c.text) for c in visa.candidates)  # the topic is still found
+    # the topic is still found: the rest of the visa document
+    assert any(c.hit.chunk.doc_id == "a.txt" and "ambassaden" in normalise(c.text) for c in visa.candidates)
     # the price of a passport stands in another context too: still answerable, from the copy
     passport = by_question["Vad kostar ett pass?"]
     assert passport.answerable and passport.labels.any()
