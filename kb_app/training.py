@@ -205,22 +205,33 @@ def copy_groups(rows: Sequence[dict[str, Any]], files: Sequence[tuple[str, str, 
     that answers it without its own context fall in one fold."""
     targets = swequad_targets(files)
     texts = {t: words(text) for name, _, text in files if (t := targets[name.removesuffix(".txt")]) == name}
-    parent = {name: name for name in texts}
-
-    def root(name: str) -> str:
-        while parent[name] != name:
-            parent[name] = parent[parent[name]]
-            name = parent[name]
-        return name
-
+    joined = _Joined()
     holders = {}
     for row in rows:
         target = targets[row["context_id"]]
         others = {name: text for name, text in texts.items() if name != target}
         holders[row["id"]] = copy_holders(row["context"], row["answers"][0]["text"], others)
         for name in holders[row["id"]]:
-            parent[root(name)] = root(target)
-    return holders, {name: root(name) for name in texts}
+            joined.join(name, target)
+    return holders, {name: joined.root(name) for name in texts}
+
+
+class _Joined:
+    """Names joined into groups (union-find): ``root`` is the one name that stands for a group."""
+
+    def __init__(self) -> None:
+        self.parent: dict[str, str] = {}
+
+    def root(self, name: str) -> str:
+        parent = self.parent
+        while parent.setdefault(name, name) != name:
+            parent[name] = parent[parent[name]]
+            name = parent[name]
+        return name
+
+    def join(self, name: str, into: str) -> None:
+        """Join ``name``'s group to ``into``'s: ``into``'s root stands for both."""
+        self.parent[self.root(name)] = self.root(into)
 
 
 def swefaq_questions(answerer: Answerer, folder: Path, split: str) -> list[Collected]:
@@ -276,20 +287,14 @@ def evidence_groups(paths: Sequence[Path]) -> dict[str, str]:
     """{a question's own group: the group it shares a fold and a bag with}: questions (and
     conversations) whose evidence is the same quote are joined, since the sets ask the same fact in
     other words; otherwise a model would be judged on a reworded twin of a question it learnt from."""
-    parent: dict[str, str] = {}
-
-    def root(x: str) -> str:
-        while parent.setdefault(x, x) != x:
-            x = parent[x]
-        return x
-
+    joined = _Joined()
     for path in paths:
         for q in read_jsonl(path):
             evidence = normalise(q.get("evidence") or "")
             if evidence:
-                a, b = sorted((root(_own_group(q)), root("evidence: " + evidence)))
-                parent[b] = a
-    return {x: root(x) for x in list(parent) if not x.startswith("evidence: ")}
+                first, second = sorted((joined.root(_own_group(q)), joined.root("evidence: " + evidence)))
+                joined.join(second, into=first)
+    return {x: joined.root(x) for x in list(joined.parent) if not x.startswith("evidence: ")}
 
 
 def without_held_out(items: list[Collected]) -> list[Collected]:
