@@ -33,14 +33,17 @@ figures were read when models were kept or rejected (docs/evaluation.md says whi
 - ``heldout10``: bench/data/heldout10_mixed.jsonl, the same kinds (3 follow-ups, 2 in English, 3
   reasons), mostly from PDF pages no earlier set used, written blind by a helper in the fourteenth
   round before its last change was trained or run; never trained on, read when a retrain was rejected;
+- ``heldout11``: bench/data/heldout11_mixed.jsonl, the same kinds (3 follow-ups, 2 in English, 2
+  yes/no, 3 reasons), from PDF pages no earlier set used, written blind by a helper at the start of
+  the fifteenth round (aaa16e7), before any run; never trained on;
 - ``devpdfs``, ``devdialogues``: bench/data/dev_pdfs.jsonl and dev_dialogues.jsonl, the same kinds
   of questions written later, blind, as development data: their failures may be studied (never
   those of the held-out sets);
 - worn: heldout, dialogues, heldout2, dialogues2, heldout3, dialogues3, heldout5 and heldout6 had
   their failures studied in the twelfth round and are training data since the thirteenth
   (kb_app.training.WORN), and so are heldout7 and heldout8 since the fourteenth (read on five
-  models; kb_app.training.READ): their figures are training figures; heldout9, heldout10 and report4
-  are the held-out ones;
+  models; kb_app.training.READ): their figures are training figures; heldout9, heldout10, heldout11
+  and report4 are the held-out ones;
 - ``swequad``: SweQUAD-MC, every context indexed; an answer is right when it holds the correct
   choice's text; per split;
 - ``negatives``: SweQUAD-MC and SweFAQ with half the contexts (answers) indexed: questions whose
@@ -85,7 +88,7 @@ REPO = Path(__file__).resolve().parents[1]
 DATA = REPO / "bench" / "data"
 Record = dict[str, Any]
 Engine = Callable[[Settings, list[Record]], list[Record]]
-# question files over the report and the five shared PDFs: held-out (heldout9, heldout10), worn and read (training
+# question files over the report and the five shared PDFs: held-out (heldout9 to heldout11), worn and read (training
 # data since the thirteenth and fourteenth rounds: kb_app.training.WORN, READ) and development
 PDF_SETS = {
     "heldout": "heldout_pdfs.jsonl",
@@ -102,6 +105,7 @@ PDF_SETS = {
     "heldout8": "heldout8_mixed.jsonl",
     "heldout9": "heldout9_mixed.jsonl",
     "heldout10": "heldout10_mixed.jsonl",
+    "heldout11": "heldout11_mixed.jsonl",
 }
 # question files over the shipped corpus alone (the report), held out like the sets above
 REPORT_SETS = {"report4": "heldout4_report.jsonl"}
@@ -195,14 +199,21 @@ def swequad_sets(
 
 
 def answers_removed_index(
-    workdir: Path, rows: Sequence[Record], files: Sequence[tuple[str, str, str]], settings: Settings, embedder: Embedder
+    workdir: Path,
+    rows: Sequence[Record],
+    files: Sequence[tuple[str, str, str]],
+    settings: Settings,
+    embedder: Embedder,
+    *,
+    name: str = "swequad-answers-removed",
 ) -> tuple[Settings, dict[str, bool]]:
-    """SweQUAD-MC with the sentences that answer its questions removed (``answers_removed_files``),
-    indexed from a copy of the full index at ``workdir``/swequad, and {question id: its answer still
-    stands in it, copied elsewhere (``answer_copied``)}. There a question finds the passage about its
-    topic without the fact it asks for: the plausible unanswerable question of a real corpus."""
+    """SweQUAD-MC without the sentences that answer the questions ``rows`` (``answers_removed_files``),
+    indexed at ``workdir``/``name`` from a copy of the full index at ``workdir``/swequad, and
+    {question id: its answer still stands in it, copied elsewhere (``answer_copied``)}. There a
+    question finds the passage about its topic without the fact it asks for: the plausible
+    unanswerable question of a real corpus."""
     removed_files = answers_removed_files(rows, files)
-    removed = subset_index(workdir / "swequad", workdir / "swequad-answers-removed", removed_files, settings, embedder)
+    removed = subset_index(workdir / "swequad", workdir / name, removed_files, settings, embedder)
     texts = [words(text) for _, _, text in removed_files]
     return removed, {r["id"]: answer_copied(r["context"], r["answers"][0]["text"], texts) for r in rows}
 

@@ -129,25 +129,32 @@ def test_questions_about_the_same_evidence_share_a_group(tmp_path) -> None:  # t
 
 
 def test_the_held_out_questions_never_become_training_data() -> None:
-    from kb_app.answer_features import Question
-    from kb_app.training import DATA, DEVELOPMENT, HELD_OUT, Collected, without_held_out
+    from kb_app.training import DATA, DEVELOPMENT, HELD_OUT, TWINS_HELD_OUT, without_held_out
 
-    assert set(HELD_OUT) == {"heldout9_mixed.jsonl", "heldout10_mixed.jsonl", "heldout4_report.jsonl"}
+    assert set(HELD_OUT) == {f"heldout{n}_mixed.jsonl" for n in (9, 10, 11)} | {"heldout4_report.jsonl"}
+    assert set(TWINS_HELD_OUT) == set(HELD_OUT) - {"heldout4_report.jsonl"}
     assert not {DATA / name for name in HELD_OUT} & set(DEVELOPMENT)
     # report4 (held out) repeats a question of heldout6 (training data) word for word
     repeated = "Vem är ordförande i SBA:s advisory board?"
-    assert any(json.loads(line)["question"] == repeated for line in (DATA / HELD_OUT[2]).read_text().splitlines())
+    report4 = [json.loads(line) for line in (DATA / "heldout4_report.jsonl").read_text().splitlines()]
+    assert any(q["question"] == repeated for q in report4)
     assert any(repeated in path.read_text() for path in DEVELOPMENT)
-
-    def item(text: str) -> Collected:
-        question = Question(text, "other", (), (), np.zeros(1), False)
-        rows, labels = np.zeros((1, 1)), np.ones(1, bool)
-        no_words = None  # the filter never reads the word statistics
-        return Collected("development", "training", True, rows, labels, [], question, (), [], no_words)  # type: ignore[arg-type]
-
-    asked_again = "  ".join(repeated.upper().split())  # other case and spacing
-    kept = without_held_out([item(asked_again), item("Vad är en bygglovsbefriad åtgärd?")])
-    assert [c.question.text for c in kept] == ["Vad är en bygglovsbefriad åtgärd?"]
+    held = [json.loads(line) for name in TWINS_HELD_OUT for line in (DATA / name).read_text().splitlines()]
+    quote = next(q["evidence"] for q in held if len(q["evidence"]) > 40)
+    # a fact of report4 that heldout9 to heldout11 do not quote
+    report_quote = next(
+        r["evidence"] for r in report4 if r["evidence"] and not any(r["evidence"] in q["evidence"] for q in held)
+    )
+    asked = [
+        {"question": "  ".join(repeated.upper().split()), "evidence": ""},  # other case and spacing
+        {"question": "Samma fakta med andra ord?", "evidence": f"Inledning. {quote.upper()} och mer."},  # a twin
+        {"question": "En del av citatet?", "evidence": quote[5:-5]},  # a twin: its quote inside the held-out one
+        {"question": "Kort citat?", "evidence": quote[:12]},  # too short to count as the same fact
+        {"question": "Rapportens fakta?", "evidence": report_quote},  # report4's facts stay (the dev set asks them)
+        {"question": "Vad är en bygglovsbefriad åtgärd?", "evidence": "ingen annan mening"},
+    ]
+    kept = [q["question"] for q in without_held_out(asked)]
+    assert kept == ["Kort citat?", "Rapportens fakta?", "Vad är en bygglovsbefriad åtgärd?"]
 
 
 def test_the_shipped_models_match_the_features_of_the_code() -> None:
@@ -337,3 +344,52 @@ def test_answers_removed_questions_find_their_topic_without_the_fact(tmp_path, e
     passport = by_question["Vad kostar ett pass?"]
     assert passport.answerable and passport.labels.any()
     assert by_question["Hur länge gäller ett avslag?"].split == "dev"
+    # the index keeps the test question's answer (built from the training and dev answers alone)
+    corpus = tmp_path / "swequad-answers-removed-training" / "corpus"
+    assert "Ta med passet." in (corpus / "d.txt").read_text()
+    assert "80 euro" not in (corpus / "a.txt").read_text()
+
+
+def test_rankers_are_judged_on_our_documents_by_models_that_never_saw_the_question() -> None:
+    from kb_app.answer_features import Question
+    from kb_app.candidates import SENTENCE, Candidate
+    from kb_app.models import Chunk, Hit
+    from kb_app.training import (
+        FOLD_REPEATS,
+        GATE_FOLDS,
+        RATIO_GRID,
+        Collected,
+        _fold,
+        _ranker_makers,
+        out_of_fold_right,
+    )
+
+    rng = np.random.default_rng(2)
+    texts = ["Avgiften är 4 kronor.", "Mötet hölls i maj.", "Rådet har tio ledamöter."]
+    chunk = Chunk("c1", "doc.md", "Test", "dokument", ("Avsnitt",), " ".join(texts), 1, 1, 0, 60, 0)
+    candidates = [Candidate(t, SENTENCE, Hit(chunk, 1.0, rank=1), i, 3, (t,)) for i, t in enumerate(texts)]
+    items = []
+    for i in range(80):
+        rows = rng.normal(size=(3, len(FEATURES)))
+        rows[:, 1] = [2.0, 0.0, 0.0]  # dense similarity: the first candidate holds the answer
+        question = Question(f"fråga {i}", "other", (), (), np.zeros(1), False)
+        source = "development" if i % 2 else "swequad"
+        labels = np.array([True, False, False])
+        keys = [["4 kronor"]]
+        no_words = None  # out_of_fold_right never reads the word statistics
+        item = Collected(source, "training", True, rows, labels, candidates, question, (), keys, no_words, f"fråga {i}")  # type: ignore[arg-type]
+        items.append(item)
+    own = [c for c in items if c.source == "development"]
+    fitted_on: list[set[str]] = []
+    _, logistic = _ranker_makers()[0]
+
+    def recording(x, y, w, groups):  # type: ignore[no-untyped-def]
+        fitted_on.append(set(groups))
+        return logistic(x, y, w, groups)
+
+    right = out_of_fold_right(recording, items, own)
+    assert set(right) == set(RATIO_GRID) and right[2.0] == len(own)  # one quote: always the first candidate
+    assert len(fitted_on) == GATE_FOLDS
+    for k, seen in enumerate(fitted_on):  # no model saw a question of the fold it judged
+        judged = {c.group for c in own if _fold(c, FOLD_REPEATS[0]) == k}
+        assert judged and not judged & seen
