@@ -7,6 +7,7 @@ quotes it is updated (the settings table is tied to ``Settings`` the same way in
 
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import fields
 
@@ -15,6 +16,7 @@ import pytest
 from bench import report
 from indexer import __main__ as indexer_cli
 from kb_app import generations, indexing, lexical, service, store, word
+from kb_app.answer import MODEL_FILE
 from kb_app.config import Settings
 from kb_app.retrieval import Fusion
 
@@ -23,6 +25,7 @@ from .conftest import REPO
 FUSION = Fusion()
 SETTINGS = Settings()
 WORDS = {"två": 2, "tre": 3, "fyra": 4, "fem": 5}
+MODELS = json.loads(MODEL_FILE.read_text())  # the shipped answer models
 
 
 def _number(text: str) -> float:
@@ -71,6 +74,10 @@ CASES = [
     # the zip-bomb guard for Word files
     ("docs/reliability.md", rf"\(gräns {NUM} MB", word.MAX_UNPACKED_BYTES / 1e6),
     ("docs/reliability.md", rf"högst {NUM} gånger filens storlek", word.MAX_RATIO),
+    # the shipped answer models: second-quote ratio, SweFAQ weight and abstention threshold
+    ("docs/evaluation.md", rf"odds are at least {NUM} of the best's", MODELS["ranker"]["meta"]["second_ratio"]),
+    ("docs/evaluation.md", rf"\(0\.5, 2, 4 or 6; 15 leaves and {NUM} were", MODELS["abstention"]["meta"]["faq_weight"]),
+    ("docs/evaluation.md", rf"and the threshold \({NUM}\) are chosen", round(MODELS["abstention"]["threshold"], 3)),
 ]
 
 

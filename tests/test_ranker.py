@@ -155,6 +155,8 @@ def test_the_held_out_questions_never_become_training_data() -> None:
     ]
     kept = [q["question"] for q in without_held_out(asked)]
     assert kept == ["Kort citat?", "Rapportens fakta?", "Vad är en bygglovsbefriad åtgärd?"]
+    # the dev set keeps its twins (the guide's training data), never a word-for-word repeat
+    assert [q["question"] for q in without_held_out(asked, twins=False)] == [q["question"] for q in asked[1:]]
 
 
 def test_the_shipped_models_match_the_features_of_the_code() -> None:
