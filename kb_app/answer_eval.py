@@ -35,7 +35,8 @@ figures were read when models were kept or rejected (docs/evaluation.md says whi
   round before its last change was trained or run; never trained on, read when a retrain was rejected;
 - ``heldout11``: bench/data/heldout11_mixed.jsonl, the same kinds (3 follow-ups, 2 in English, 2
   yes/no, 3 reasons), from PDF pages no earlier set used, written blind by a helper at the start of
-  the fifteenth round (aaa16e7), before any run; never trained on;
+  the fifteenth round (aaa16e7), before any run; never trained on, though some of its facts are
+  asked in other words by training questions (docs/evaluation.md);
 - ``devpdfs``, ``devdialogues``: bench/data/dev_pdfs.jsonl and dev_dialogues.jsonl, the same kinds
   of questions written later, blind, as development data: their failures may be studied (never
   those of the held-out sets);

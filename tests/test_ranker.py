@@ -118,6 +118,8 @@ def test_questions_about_the_same_evidence_share_a_group(tmp_path) -> None:  # t
             {"question": "Vad menas med lucktomt?", "evidence": "en lucktomt är en  obebyggd tomt"},
             {"question": "Var ska staket mot gata vara lågt?", "evidence": "mot gata 0,8 m"},
             {"question": "Vad kostar ansökan?", "evidence": ""},
+            {"question": "Vad kallas en sådan tomt?", "evidence": "Så: en lucktomt är en obebyggd tomt i en stad"},
+            {"question": "Kort citat?", "evidence": "0,8 m"},  # too short to join anything
         ],
     )
     links = evidence_groups([first, second])  # type: ignore[list-item]
@@ -126,6 +128,9 @@ def test_questions_about_the_same_evidence_share_a_group(tmp_path) -> None:  # t
     assert links["Var ska staket mot gata vara lågt?"] == links["Hur högt får staketet vara?"]
     assert links["Vad är en lucktomt?"] != links["Hur högt får staketet vara?"]
     assert "Vad kostar ansökan?" not in links  # no evidence: its own group
+    # a quote that holds another (20 characters or more) is the same fact: one group
+    assert links["Vad kallas en sådan tomt?"] == links["Vad är en lucktomt?"]
+    assert links["Kort citat?"] != links["Hur högt får staketet vara?"]  # "0,8 m" lies inside "mot gata 0,8 m"
 
 
 def test_the_held_out_questions_never_become_training_data() -> None:
@@ -157,6 +162,10 @@ def test_the_held_out_questions_never_become_training_data() -> None:
     assert kept == ["Kort citat?", "Rapportens fakta?", "Vad är en bygglovsbefriad åtgärd?"]
     # the dev set keeps its twins (the guide's training data), never a word-for-word repeat
     assert [q["question"] for q in without_held_out(asked, twins=False)] == [q["question"] for q in asked[1:]]
+    # the counts docs/evaluation.md gives: 37 of the 467 development questions leave (5 repeats, 32 twins)
+    development = [json.loads(line) for path in DEVELOPMENT for line in path.read_text().splitlines()]
+    assert len(development) == 467
+    assert len(without_held_out(development, twins=False)) == 462 and len(without_held_out(development)) == 430
 
 
 def test_the_shipped_models_match_the_features_of_the_code() -> None:
