@@ -54,6 +54,7 @@ import json
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -320,9 +321,15 @@ def evidence_groups(paths: Sequence[Path]) -> dict[str, str]:
     ordered = sorted(quotes, key=lambda quote: (len(quote), quote))
     for i, short in enumerate(ordered):
         for long in ordered[i + 1 :]:
-            if len(short) >= SHARED_QUOTE and short in long:
+            if _same_quote(short, long):
                 join("evidence: " + short, "evidence: " + long)
     return {x: joined.root(x) for x in list(joined.parent) if not x.startswith("evidence: ")}
+
+
+def _same_quote(a: str, b: str) -> bool:
+    """Whether two normalised evidence quotes are the same fact: equal, or one holds the other
+    (``SHARED_QUOTE`` characters or more)."""
+    return a == b or (min(len(a), len(b)) >= SHARED_QUOTE and (a in b or b in a))
 
 
 def without_held_out(questions: list[dict[str, Any]], *, twins: bool = True) -> list[dict[str, Any]]:
@@ -330,19 +337,24 @@ def without_held_out(questions: list[dict[str, Any]], *, twins: bool = True) -> 
     (compared normalised; report4 repeats a question of an earlier set, heldout8 repeated six while it
     was held out) and, with ``twins``, the same fact of ``TWINS_HELD_OUT`` in other words (one
     evidence quote inside the other, of at least ``SHARED_QUOTE`` characters)."""
-    held = [q for name in HELD_OUT for q in read_jsonl(DATA / name)]
-    texts = {normalise(q["question"]) for q in held}
-    quotes = {normalise(q.get("evidence") or "") for name in TWINS_HELD_OUT for q in read_jsonl(DATA / name)}
-    quotes = quotes - {""} if twins else set()
+    texts, quotes = _held_out()
+    if not twins:
+        quotes = frozenset()
     return [q for q in questions if normalise(q["question"]) not in texts and not _twin(q, quotes)]
 
 
-def _twin(q: dict[str, Any], quotes: set[str]) -> bool:
-    """Whether ``q``'s evidence is one of ``quotes``, or one holds the other (``SHARED_QUOTE`` characters or more)."""
+@lru_cache(maxsize=1)
+def _held_out() -> tuple[frozenset[str], frozenset[str]]:
+    """(the held-out questions, the evidence quotes of ``TWINS_HELD_OUT``), normalised: read once."""
+    texts = frozenset(normalise(q["question"]) for name in HELD_OUT for q in read_jsonl(DATA / name))
+    quotes = {normalise(q.get("evidence") or "") for name in TWINS_HELD_OUT for q in read_jsonl(DATA / name)}
+    return texts, frozenset(quotes - {""})
+
+
+def _twin(q: dict[str, Any], quotes: frozenset[str]) -> bool:
+    """Whether ``q``'s evidence is the same quote as one of ``quotes`` (``_same_quote``)."""
     mine = normalise(q.get("evidence") or "")
-    if not mine:
-        return False
-    return mine in quotes or any(min(len(mine), len(o)) >= SHARED_QUOTE and (mine in o or o in mine) for o in quotes)
+    return bool(mine) and any(_same_quote(mine, other) for other in quotes)
 
 
 def _stack(items: Sequence[Collected], weight: Callable[[Collected], float]) -> tuple[np.ndarray, ...]:
@@ -661,16 +673,13 @@ def _fit_ranker(
 
 def out_of_fold_right(make: Maker, train_items: list[Collected], judged: list[Collected]) -> dict[float, int]:
     """{second-quote ratio: how many of ``judged`` (a part of ``train_items``) rankers fitted without
-    their fold (``_fold``, ``GATE_FOLDS`` folds) answer right}."""
-    folds = [_fold(c, FOLD_REPEATS[0]) for c in train_items]
-    right = dict.fromkeys(RATIO_GRID, 0)
-    for k in range(GATE_FOLDS):
-        held = [c for c in judged if _fold(c, FOLD_REPEATS[0]) == k]
-        if held:
-            model = make(*_stack([c for c, f in zip(train_items, folds, strict=True) if f != k], _weight))
-            for ratio in RATIO_GRID:
-                right[ratio] += right_answers(model, held, ratio)
-    return right
+    their fold (``_cross_fitted_once``, the first fold assignment) answer right}."""
+
+    def right(model: Model, c: Collected) -> np.ndarray:
+        return np.array([right_answers(model, [c], ratio) for ratio in RATIO_GRID], dtype=float)
+
+    counts = _cross_fitted_once(make, train_items, judged, right, FOLD_REPEATS[0]).sum(axis=0)
+    return {ratio: int(n) for ratio, n in zip(RATIO_GRID, counts, strict=True)}
 
 
 def cross_fitted_rows(
