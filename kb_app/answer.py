@@ -7,11 +7,13 @@ No language model runs offline, so an answer is extractive. The path of a questi
 2. ``Retriever.search`` finds the passages (hybrid dense + BM25).
 3. ``build_candidates`` (kb_app.candidates) cuts the top passages into sentences, list items,
    table rows, lead-ins with their lists and sentence pairs.
-4. ``candidate_features`` (kb_app.answer_features) describes each candidate; a logistic ranker
-   learned from public data (kb_app.training, ``python -m kb_app train``) scores them.
-5. A second logistic model turns the best candidates into one probability that the documents
-   answer the question; below its threshold the reply is a polite abstention with the nearest
-   passages.
+   A line that only names an appendix ("Bilaga 2 Verksamhetsprogram och budget …") is no candidate
+   unless the question asks about appendices: what such a question asks lies in the appendix.
+4. ``candidate_features`` (kb_app.answer_features) describes each candidate; a ranker learned from
+   public data (kb_app.training, ``python -m kb_app train``) scores them.
+5. A second model turns the best candidates into one probability that the documents answer the
+   question; below its threshold the reply is a polite abstention with the nearest passages (and
+   the note below, when the question names a missing appendix).
 6. ``compose`` quotes the best candidate (and a close second from elsewhere), the asked fact in
    bold, "Ja,"/"Nej," for yes/no questions, the whole list for list questions, an English
    lead-in for English questions, and a note when the answer lies in an appendix that is missing.
@@ -75,6 +77,8 @@ _ELLIPSIS = re.compile(r"^(och|men|samt|även|också|and|what about|how about)\b
 _NEGATION = re.compile(r"\b(inte|ej|icke|aldrig|ingen|inget|inga|varken|not|no|never)\b", re.I)
 _APPENDIX_REF = re.compile(r"\bbilaga\s+(\d+)\b", re.I)
 _APPENDIX_LINE = re.compile(r"^(?:- )?Bilaga\s+(\d+)\s+(.+)$", re.I | re.M)
+# a question about the appendices themselves ("Vilka bilagor finns?", "I vilken bilaga står …?")
+_ABOUT_APPENDICES = re.compile(r"\b(?:bilag|appendi|annex)", re.I)
 _ACRONYM = re.compile(r"\b[A-ZÅÄÖ]{2,6}\b")
 _NAME = re.compile(r"\b(?:[A-ZÅÄÖ][a-zåäöé]+ ){1,5}[A-ZÅÄÖ][a-zåäöé]+\b")
 _BOLD_KINDS = ("amount", "date", "duration", "count", "measure", "name", "place")
@@ -225,6 +229,7 @@ class Answerer:
         self.units = UnitVectors(retriever.settings.index_dir, retriever.embedder)
         self._appendix_titles = self._find_appendix_titles()
         self._missing = self.missing_appendices()
+        self._appendix_words = self._find_appendix_words()
         self._acronyms = _acronyms(chunk.text for chunk in retriever.chunks)
 
     def expand_acronyms(self, query: str) -> str:
@@ -255,7 +260,9 @@ class Answerer:
             if answer is not None:
                 return answer
         if self.policy.abstain and scored.confidence < self.threshold(scored.question):
-            return Answer(question, ABSTAIN_TEXT, True, (), scored.hits, scored.turn.query, (), scored.confidence)
+            notes = self._missing_appendix_notes(scored.turn.query, [])
+            text = " ".join([ABSTAIN_TEXT, *notes])
+            return Answer(question, text, True, (), scored.hits, scored.turn.query, tuple(notes), scored.confidence)
         return self.compose(scored, self.choose(scored))
 
     def _from_list(self, scored: Scored) -> Answer | None:
@@ -287,6 +294,8 @@ class Answerer:
         k = max(self.retriever.settings.top_k, self.policy.passages, 5)
         hits = tuple(self.retriever.search(query, k=k, doc_ids=doc_ids))
         candidates = build_candidates(hits, passages=self.policy.passages)
+        if not _ABOUT_APPENDICES.search(turn.question):
+            candidates = [c for c in candidates if not names_appendix(c.parts[0])]
         vector = self.retriever.query_vector(query)
         q = Question(question, turn.kind, turn.stems, turn.history_stems, vector, is_english(question))
         parts = [p for c in candidates for p in c.parts]
@@ -394,17 +403,28 @@ class Answerer:
         present = self.present_appendices()
         return {n: t for n, t in sorted(self._appendix_titles.items()) if n not in present}
 
+    def _find_appendix_words(self) -> dict[str, int]:
+        """{stem: appendix}: words of a missing appendix's title that no passage uses without referring
+        to that appendix ("marknadsplan" when every passage that says it also says "bilaga 3"); "Stockholm"
+        in the same title is used everywhere and points nowhere."""
+        words: dict[str, int] = {}
+        for number in self._missing:
+            referring = [c for c in self.retriever.chunks if number in _appendix_numbers(c.text)]
+            counts = Counter(s for c in referring for s in set(tokenize(c.text)))
+            for stem in tokenize(self._missing[number]):
+                if counts[stem] and counts[stem] == self.vocabulary.count(stem):
+                    words.setdefault(stem, number)
+        return words
+
     def _missing_appendix_notes(self, query: str, texts: list[str]) -> list[str]:
+        """A note for each missing appendix that the quoted texts or the question refer to: by number,
+        or by a word of its title that points to it (``_find_appendix_words``)."""
         missing = self._missing
         wanted: set[int] = set()
         for text in texts:
             wanted |= {int(n) for n in _APPENDIX_REF.findall(text)}
         wanted |= {int(n) for n in _APPENDIX_REF.findall(query)}
-        q_stems = set(tokenize(query))
-        for number, title in missing.items():
-            rare = {s for s in tokenize(title) if self.vocabulary.count(s) <= 1}
-            if q_stems & rare:
-                wanted.add(number)
+        wanted |= {n for s in tokenize(query) for word, n in self._appendix_words.items() if _same_word(s, word)}
         return [
             f"Mer finns i Bilaga {n} ({missing[n]}), men den bilagan har inte lagts till i kunskapsbasen."
             for n in sorted(wanted)
@@ -413,6 +433,24 @@ class Answerer:
 
 
 _PASSAGE_COVERAGE = QUESTION_FEATURES.index("passage_coverage")
+
+
+def _appendix_numbers(text: str) -> set[int]:
+    """The appendices a text refers to by number."""
+    return {int(n) for n in _APPENDIX_REF.findall(text)}
+
+
+def _same_word(a: str, b: str) -> bool:
+    """True for one stem, or one the other's start when the stemmer leaves an ending (verksamhetsprogram,
+    verksamhetsprogrammet)."""
+    short, long = sorted((a, b), key=len)
+    return a == b or (len(short) >= 6 and long.startswith(short))
+
+
+def names_appendix(text: str) -> bool:
+    """True for a line that only names an appendix ("Bilaga 2 Verksamhetsprogram och budget för … 2007"):
+    a title in a list of appendices, not a statement (a sentence about an appendix ends with a stop)."""
+    return bool(_APPENDIX_LINE.match(text)) and not text.rstrip().endswith((".", "!", "?", ":"))
 
 
 def supported(question: Question, row: np.ndarray) -> bool:

@@ -37,14 +37,20 @@ figures were read when models were kept or rejected (docs/evaluation.md says whi
   yes/no, 3 reasons), from PDF pages no earlier set used, written blind by a helper at the start of
   the fifteenth round (aaa16e7), before any run; never trained on, though some of its facts are
   asked in other words by training questions (docs/evaluation.md);
+- ``heldout12``: bench/data/heldout12_mixed.jsonl, the same kinds (3 follow-ups, 2 in English, 2
+  yes/no, 3 reasons, 2 unanswerable about the missing appendices), from PDF pages no earlier set
+  used, written blind by a helper at the start of the sixteenth round (164c91c), before any run;
+  never trained on; three of its questions and its six report facts were asked in training before it
+  was written (docs/evaluation.md);
 - ``devpdfs``, ``devdialogues``: bench/data/dev_pdfs.jsonl and dev_dialogues.jsonl, the same kinds
   of questions written later, blind, as development data: their failures may be studied (never
   those of the held-out sets);
 - worn: heldout, dialogues, heldout2, dialogues2, heldout3, dialogues3, heldout5 and heldout6 had
   their failures studied in the twelfth round and are training data since the thirteenth
   (kb_app.training.WORN), and so are heldout7 and heldout8 since the fourteenth (read on five
-  models; kb_app.training.READ): their figures are training figures; heldout9, heldout10, heldout11
-  and report4 are the held-out ones;
+  models; kb_app.training.READ): their figures are training figures; heldout9 to heldout12 and
+  report4 are the held-out ones (the failures of heldout9 to heldout11 were read in the sixteenth
+  round);
 - ``swequad``: SweQUAD-MC, every context indexed; an answer is right when it holds the correct
   choice's text; per split;
 - ``negatives``: SweQUAD-MC and SweFAQ with half the contexts (answers) indexed: questions whose
@@ -89,7 +95,7 @@ REPO = Path(__file__).resolve().parents[1]
 DATA = REPO / "bench" / "data"
 Record = dict[str, Any]
 Engine = Callable[[Settings, list[Record]], list[Record]]
-# question files over the report and the five shared PDFs: held-out (heldout9 to heldout11), worn and read (training
+# question files over the report and the five shared PDFs: held-out (heldout9 to heldout12), worn and read (training
 # data since the thirteenth and fourteenth rounds: kb_app.training.WORN, READ) and development
 PDF_SETS = {
     "heldout": "heldout_pdfs.jsonl",
@@ -107,6 +113,7 @@ PDF_SETS = {
     "heldout9": "heldout9_mixed.jsonl",
     "heldout10": "heldout10_mixed.jsonl",
     "heldout11": "heldout11_mixed.jsonl",
+    "heldout12": "heldout12_mixed.jsonl",
 }
 # question files over the shipped corpus alone (the report), held out like the sets above
 REPORT_SETS = {"report4": "heldout4_report.jsonl"}

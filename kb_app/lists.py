@@ -119,8 +119,9 @@ def membership(
     """(name, the row or item that names it, the list it was looked for in) for "Är X med?".
 
     The list must be about the question's other words (``asked`` without the name), or, when the
-    question has none ("Är Ekby med?"), be a list of names. The name is "not in the list" only when no retrieved passage
-    mentions it either. Returns an empty name when the question is not of this kind.
+    question has none ("Är Ekby med?"), be a list of names. The name is "not in the list" only when the
+    list is one of names and no retrieved passage mentions it either. Returns an empty name when the
+    question is not of this kind.
     """
     for name in names(question):
         needle = name.lower()
@@ -134,8 +135,10 @@ def membership(
         if found is not None:
             return name, found, found
         mentioned = any(needle in c.hit.chunk.text.lower() for c in candidates)
-        if lists and not mentioned:
-            first = lists[0]
+        # a name can only be missing from a list of names: the goals of a partnership are no roll of members
+        named = [c for c in lists if of_names(c)]
+        if named and not mentioned:
+            first = named[0]
             rows = whole_table(first, chunks) if first.kind == ROW else [first.hit.chunk.text]
             if not any(needle in row.lower() for row in rows):
                 return name, None, first

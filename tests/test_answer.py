@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from kb_app.answer import ABSTAIN_TEXT, UNSURE_YES_NO, Answer
+from kb_app.answer import ABSTAIN_TEXT, UNSURE_YES_NO, Answer, names_appendix
 from kb_app.config import Settings
 from kb_app.embeddings import Embedder
 from kb_app.evaluation import read_jsonl, score_answers
@@ -168,6 +168,56 @@ def test_added_appendix_is_no_longer_missing(make_settings: Callable[..., Settin
     answer = kb.ask("Vilka testkommuner deltar?")
     assert "Låtsasköping" in answer.text
     assert "Bilaga 1 (" not in answer.text
+
+
+def test_a_line_naming_a_missing_appendix_is_not_the_answer(kb: KnowledgeBase) -> None:
+    # "Bilaga 2 Verksamhetsprogram och budget … 2007" shares every word with the question, yet what the
+    # question asks lies in the appendix; the report's own sentence on the budget answers it
+    answer = kb.ask("Vad är budgeten för 2007?")
+    _assert_traceable(answer)
+    assert "drygt 15 miljoner kronor" in answer.text.replace("**", "")
+    assert not any(names_appendix(_quoted(s)) for _, s in _cited_sentences(answer))
+    # only the appendix's title uses "budget": the note says where the rest lies
+    assert any(note.startswith("Mer finns i Bilaga 2 (Verksamhetsprogram") for note in answer.notes)
+
+
+def test_a_question_about_the_appendices_may_quote_their_titles(kb: KnowledgeBase) -> None:
+    answer = kb.ask("I vilken bilaga finns förteckningen över kommunerna?")
+    assert answer.text.startswith("Bilaga 1 Förteckning över deltagande kommuner [1]")
+
+
+@pytest.mark.parametrize(
+    ("question", "number"),
+    [("Vad står det i marknadsplanen för 2007?", 3), ("Vilka aktiviteter har verksamhetsprogrammet för 2007?", 2)],
+)
+def test_a_question_naming_a_missing_appendix_is_told_where_the_answer_lies(
+    kb: KnowledgeBase, question: str, number: int
+) -> None:
+    # every passage that says "marknadsplan" or "verksamhetsprogram" refers to that appendix: declined
+    # or answered, the reply names it
+    answer = kb.ask(question)
+    assert f"Bilaga {number} (" in answer.text and "inte lagts till i kunskapsbasen" in answer.text
+    assert [note for note in answer.notes if note.startswith(f"Mer finns i Bilaga {number} (")]
+
+
+def test_a_word_used_elsewhere_points_to_no_appendix(kb: KnowledgeBase) -> None:
+    # "Stockholm", "Business", "Alliance" and "2007" stand in the titles of Bilaga 2 and 3 and everywhere else
+    answer = kb.ask("Vad gör Stockholm Business Alliance?")
+    assert not answer.notes
+
+
+def test_names_appendix() -> None:
+    assert names_appendix("Bilaga 2 Verksamhetsprogram och budget för Stockholm Business Alliance år 2007")
+    assert names_appendix("- Bilaga 3 Marknadsplan för Stockholm Business Alliance år 2007")
+    assert not names_appendix("Bilaga 2 visar hur budgeten fördelas.")  # a statement about it
+    assert not names_appendix("Budgeten står i bilaga 2 till rapporten")
+
+
+def test_a_name_is_never_missing_from_a_list_of_other_things(kb: KnowledgeBase) -> None:
+    # the only list about the partnership is its goals: no roll of members to look Uppsala up in
+    answer = kb.ask("Är Uppsala med i partnerskapet?")
+    assert "finns inte med i listan" not in answer.text
+    _assert_traceable(answer)
 
 
 def test_exact_phrase_and_filters(kb: KnowledgeBase) -> None:

@@ -136,7 +136,7 @@ def test_questions_about_the_same_evidence_share_a_group(tmp_path) -> None:  # t
 def test_the_held_out_questions_never_become_training_data() -> None:
     from kb_app.training import DATA, DEVELOPMENT, HELD_OUT, TWINS_HELD_OUT, without_held_out
 
-    assert set(HELD_OUT) == {f"heldout{n}_mixed.jsonl" for n in (9, 10, 11)} | {"heldout4_report.jsonl"}
+    assert set(HELD_OUT) == {f"heldout{n}_mixed.jsonl" for n in (9, 10, 11, 12)} | {"heldout4_report.jsonl"}
     assert set(TWINS_HELD_OUT) == set(HELD_OUT) - {"heldout4_report.jsonl"}
     assert not {DATA / name for name in HELD_OUT} & set(DEVELOPMENT)
     # report4 (held out) repeats a question of heldout6 (training data) word for word
@@ -146,9 +146,16 @@ def test_the_held_out_questions_never_become_training_data() -> None:
     assert any(repeated in path.read_text() for path in DEVELOPMENT)
     held = [json.loads(line) for name in TWINS_HELD_OUT for line in (DATA / name).read_text().splitlines()]
     quote = next(q["evidence"] for q in held if len(q["evidence"]) > 40)
-    # a fact of report4 that heldout9 to heldout11 do not quote
+    # a fact of report4 that heldout9 to heldout12 do not quote
     report_quote = next(
-        r["evidence"] for r in report4 if r["evidence"] and not any(r["evidence"] in q["evidence"] for q in held)
+        r["evidence"]
+        for r in report4
+        if r["evidence"]
+        and not any(
+            r["evidence"].lower() in q["evidence"].lower() or q["evidence"].lower() in r["evidence"].lower()
+            for q in held
+            if q["evidence"]
+        )
     )
     asked = [
         {"question": "  ".join(repeated.upper().split()), "evidence": ""},  # other case and spacing
@@ -162,10 +169,10 @@ def test_the_held_out_questions_never_become_training_data() -> None:
     assert kept == ["Kort citat?", "Rapportens fakta?", "Vad är en bygglovsbefriad åtgärd?"]
     # the dev set keeps its twins (the guide's training data), never a word-for-word repeat
     assert [q["question"] for q in without_held_out(asked, twins=False)] == [q["question"] for q in asked[1:]]
-    # the counts docs/evaluation.md gives: 37 of the 467 development questions leave (5 repeats, 32 twins)
+    # the counts docs/evaluation.md gives: 54 of the 467 development questions leave (12 repeats, 42 twins)
     development = [json.loads(line) for path in DEVELOPMENT for line in path.read_text().splitlines()]
     assert len(development) == 467
-    assert len(without_held_out(development, twins=False)) == 462 and len(without_held_out(development)) == 430
+    assert len(without_held_out(development, twins=False)) == 455 and len(without_held_out(development)) == 413
 
 
 def test_the_shipped_models_match_the_features_of_the_code() -> None:
