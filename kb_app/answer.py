@@ -53,10 +53,8 @@ from kb_app.vocabulary import Vocabulary
 
 MODEL_FILE = Path(__file__).with_name("data") / "answer_model.json"
 
-ABSTAIN_TEXT = (
-    "Jag hittar inget svar på den frågan i dokumenten i kunskapsbasen. "
-    "Här är de avsnitt som ligger närmast, om du vill kontrollera själv."
-)
+NEAREST_TEXT = "Här är de avsnitt som ligger närmast, om du vill kontrollera själv."
+ABSTAIN_TEXT = f"Jag hittar inget svar på den frågan i dokumenten i kunskapsbasen. {NEAREST_TEXT}"
 EMPTY_TEXT = "Skriv en fråga, till exempel: Vilka mål har partnerskapet?"
 TOO_LONG_TEXT = "Frågan är för lång ({length} tecken). Korta den till högst {limit} tecken och fråga igen."
 UNSURE_YES_NO = "Dokumenten säger inte uttryckligen ja eller nej. Det som står närmast är:"
@@ -260,8 +258,8 @@ class Answerer:
             if answer is not None:
                 return answer
         if self.policy.abstain and scored.confidence < self.threshold(scored.question):
-            notes = self._missing_appendix_notes(scored.turn.query, [])
-            text = " ".join([ABSTAIN_TEXT, *notes])
+            notes = self._missing_appendix_notes(scored.turn.query, [], declined=True)
+            text = " ".join([*notes, NEAREST_TEXT]) if notes else ABSTAIN_TEXT
             return Answer(question, text, True, (), scored.hits, scored.turn.query, tuple(notes), scored.confidence)
         return self.compose(scored, self.choose(scored))
 
@@ -416,20 +414,20 @@ class Answerer:
                     words.setdefault(stem, number)
         return words
 
-    def _missing_appendix_notes(self, query: str, texts: list[str]) -> list[str]:
+    def _missing_appendix_notes(self, query: str, texts: list[str], *, declined: bool = False) -> list[str]:
         """A note for each missing appendix that the quoted texts or the question refer to: by number,
-        or by a word of its title that points to it (``_find_appendix_words``)."""
+        or by a word of its title that points to it (``_find_appendix_words``). When the question is
+        declined, the note says that the answer probably lies there."""
         missing = self._missing
         wanted: set[int] = set()
         for text in texts:
             wanted |= {int(n) for n in _APPENDIX_REF.findall(text)}
         wanted |= {int(n) for n in _APPENDIX_REF.findall(query)}
         wanted |= {n for s in tokenize(query) for word, n in self._appendix_words.items() if _same_word(s, word)}
-        return [
-            f"Mer finns i Bilaga {n} ({missing[n]}), men den bilagan har inte lagts till i kunskapsbasen."
-            for n in sorted(wanted)
-            if n in missing
-        ]
+        found = [f"Bilaga {n} ({missing[n]})" for n in sorted(wanted) if n in missing]
+        if declined:
+            return [f"Svaret finns troligen i {name}, som inte har lagts till i kunskapsbasen." for name in found]
+        return [f"Mer finns i {name}, men den bilagan har inte lagts till i kunskapsbasen." for name in found]
 
 
 _PASSAGE_COVERAGE = QUESTION_FEATURES.index("passage_coverage")
