@@ -8,7 +8,8 @@ No language model runs offline, so an answer is extractive. The path of a questi
 3. ``build_candidates`` (kb_app.candidates) cuts the top passages into sentences, list items,
    table rows, lead-ins with their lists and sentence pairs.
    A line that only names an appendix ("Bilaga 2 Verksamhetsprogram och budget …") is no candidate
-   unless the question asks about appendices: what such a question asks lies in the appendix.
+   unless the question asks about the appendices themselves: what other questions ask lies in the
+   appendix.
 4. ``candidate_features`` (kb_app.answer_features) describes each candidate; a ranker learned from
    public data (kb_app.training, ``python -m kb_app train``) scores them.
 5. A second model turns the best candidates into one probability that the documents answer the
@@ -82,7 +83,8 @@ _NAME = re.compile(r"\b(?:[A-ZÅÄÖ][a-zåäöé]+ ){1,5}[A-ZÅÄÖ][a-zåäö�
 _BOLD_KINDS = ("amount", "date", "duration", "count", "measure", "name", "place")
 # a whole date ("1 januari 2008", "den 12 maj"), bolded before a bare year or month
 _FULL_DATE = re.compile(rf"\b\d{{1,2}}\s+(?:{MONTHS})(?:\s+\d{{4}})?\b", re.I)
-_FULL_NAME = re.compile(r"\b[A-ZÅÄÖ][a-zåäöé]+(?:\s+[A-ZÅÄÖ][a-zåäöé]+)+")  # a person's or body's full name
+# a person's or body's full name; a word before a colon is the next field's label ("Kristina Tidestav Telefon: …")
+_FULL_NAME = re.compile(r"\b[A-ZÅÄÖ][a-zåäöé]+(?:\s+[A-ZÅÄÖ][a-zåäöé]+\b(?!:))+")
 
 
 @dataclass(frozen=True)
@@ -292,7 +294,7 @@ class Answerer:
         k = max(self.retriever.settings.top_k, self.policy.passages, 5)
         hits = tuple(self.retriever.search(query, k=k, doc_ids=doc_ids))
         candidates = build_candidates(hits, passages=self.policy.passages)
-        if not _ABOUT_APPENDICES.search(turn.question):
+        if not asks_about_appendices(turn.question):
             candidates = [c for c in candidates if not names_appendix(c.parts[0])]
         vector = self.retriever.query_vector(query)
         q = Question(question, turn.kind, turn.stems, turn.history_stems, vector, is_english(question))
@@ -443,6 +445,12 @@ def _same_word(a: str, b: str) -> bool:
     verksamhetsprogrammet)."""
     short, long = sorted((a, b), key=len)
     return a == b or (len(short) >= 6 and long.startswith(short))
+
+
+def asks_about_appendices(question: str) -> bool:
+    """True for a question about the appendices themselves ("Vilka bilagor finns?", "I vilken bilaga står
+    förteckningen?"); not for one about what a numbered appendix holds ("Vilka kommuner står i bilaga 1?")."""
+    return bool(_ABOUT_APPENDICES.search(question)) and not _APPENDIX_REF.search(question)
 
 
 def names_appendix(text: str) -> bool:

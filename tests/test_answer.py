@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from kb_app.answer import ABSTAIN_TEXT, UNSURE_YES_NO, Answer, names_appendix
+from kb_app.answer import ABSTAIN_TEXT, UNSURE_YES_NO, Answer, asks_about_appendices, names_appendix
 from kb_app.config import Settings
 from kb_app.embeddings import Embedder
 from kb_app.evaluation import read_jsonl, score_answers
@@ -208,6 +208,13 @@ def test_a_word_used_elsewhere_points_to_no_appendix(kb: KnowledgeBase) -> None:
     # "Stockholm", "Business", "Alliance" and "2007" stand in the titles of Bilaga 2 and 3 and everywhere else
     answer = kb.ask("Vad gör Stockholm Business Alliance?")
     assert not answer.notes
+
+
+def test_a_question_on_what_a_numbered_appendix_holds_gets_no_title_line(kb: KnowledgeBase) -> None:
+    answer = kb.ask("Vilka kommuner är med i bilaga 1?")
+    assert not any(names_appendix(_quoted(s)) for _, s in _cited_sentences(answer))
+    assert "Bilaga 1 (Förteckning över deltagande kommuner)" in answer.text
+    assert asks_about_appendices("Vilka bilagor finns?") and not asks_about_appendices("Vad står i bilaga 2?")
 
 
 def test_names_appendix() -> None:

@@ -344,6 +344,7 @@ def test_no_word_of_the_question_in_the_passages_gives_no_confidence() -> None:
         ("För inventering ska en zon på 5 km läggas till.", "measure", "**5 km**"),
         ("Varje kommun betalar 4 kronor per invånare.", "amount", "**4 kronor**"),
         ("Föreskrifterna träder i kraft den 1 januari 2008.", "date", "**1 januari 2008**"),
+        ("Handläggare: Kristina Tidestav Telefon: 08-508 280 22", "name", "**Kristina Tidestav** Telefon:"),
     ],
 )
 def test_the_asked_fact_is_in_bold(text: str, kind: str, bold: str) -> None:
