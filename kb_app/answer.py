@@ -14,7 +14,7 @@ No language model runs offline, so an answer is extractive. The path of a questi
    public data (kb_app.training, ``python -m kb_app train``) scores them.
 5. A second model turns the best candidates into one probability that the documents answer the
    question; below its threshold the reply is a polite abstention with the nearest passages (and
-   the note below, when the question names a missing appendix).
+   the note below, when the question, or the conversation's topic, points to a missing appendix).
 6. ``compose`` quotes the best candidate (and a close second from elsewhere), the asked fact in
    bold, "Ja,"/"Nej," for yes/no questions, the whole list for list questions, an English
    lead-in for English questions, and a note when the answer lies in an appendix that is missing.
@@ -43,10 +43,11 @@ from kb_app.answer_features import (
     coverage,
     question_features,
     question_type,
+    without_references,
 )
-from kb_app.candidates import ITEM, LEAD_IN, PAIR, ROW, Candidate, build_candidates, split_units
+from kb_app.candidates import DOT_LEADER, ITEM, LEAD_IN, PAIR, ROW, Candidate, build_candidates, split_units
 from kb_app.lexical import swedish_stopwords, tokenize
-from kb_app.models import KIND_APPENDIX, Chunk, Hit
+from kb_app.models import KIND_APPENDIX, KIND_REPORT, Chunk, Hit
 from kb_app.ranker import Model, load_models
 from kb_app.retrieval import Retriever
 from kb_app.unit_vectors import UnitVectors
@@ -54,8 +55,9 @@ from kb_app.vocabulary import Vocabulary
 
 MODEL_FILE = Path(__file__).with_name("data") / "answer_model.json"
 
+NOTHING_FOUND_TEXT = "Jag hittar inget svar på den frågan i dokumenten i kunskapsbasen."
 NEAREST_TEXT = "Här är de avsnitt som ligger närmast, om du vill kontrollera själv."
-ABSTAIN_TEXT = f"Jag hittar inget svar på den frågan i dokumenten i kunskapsbasen. {NEAREST_TEXT}"
+ABSTAIN_TEXT = f"{NOTHING_FOUND_TEXT} {NEAREST_TEXT}"
 EMPTY_TEXT = "Skriv en fråga, till exempel: Vilka mål har partnerskapet?"
 TOO_LONG_TEXT = "Frågan är för lång ({length} tecken). Korta den till högst {limit} tecken och fråga igen."
 UNSURE_YES_NO = "Dokumenten säger inte uttryckligen ja eller nej. Det som står närmast är:"
@@ -249,7 +251,7 @@ class Answerer:
             return Answer(question, EMPTY_TEXT, True, (), (), "")
         scored = self.score(question, history)
         if not scored.candidates:
-            return Answer(question, ABSTAIN_TEXT, True, (), scored.hits, scored.turn.query)
+            return self._decline(question, scored)
         if self.policy.engine == "floor":
             first = scored.candidates[0].hit.rank
             top = [c for c in scored.candidates if c.hit.rank == first and c.kind != PAIR] or scored.candidates
@@ -260,10 +262,15 @@ class Answerer:
             if answer is not None:
                 return answer
         if self.policy.abstain and scored.confidence < self.threshold(scored.question):
-            notes = self._missing_appendix_notes(scored.turn.query, [], declined=True)
-            text = " ".join([*notes, NEAREST_TEXT]) if notes else ABSTAIN_TEXT
-            return Answer(question, text, True, (), scored.hits, scored.turn.query, tuple(notes), scored.confidence)
+            return self._decline(question, scored)
         return self.compose(scored, self.choose(scored))
+
+    def _decline(self, question: str, scored: Scored) -> Answer:
+        """The polite abstention with the nearest passages; when the question points to a missing
+        appendix, it says that the answer probably lies there."""
+        notes = self._missing_appendix_notes(scored.turn.query, [], declined=True)
+        text = " ".join([NOTHING_FOUND_TEXT, *notes, NEAREST_TEXT])
+        return Answer(question, text, True, (), scored.hits, scored.turn.query, tuple(notes), scored.confidence)
 
     def _from_list(self, scored: Scored) -> Answer | None:
         """ "Är X med?" answered from a list: the row that names X, or that X is not in the list."""
@@ -294,7 +301,7 @@ class Answerer:
         k = max(self.retriever.settings.top_k, self.policy.passages, 5)
         hits = tuple(self.retriever.search(query, k=k, doc_ids=doc_ids))
         candidates = build_candidates(hits, passages=self.policy.passages)
-        if not asks_about_appendices(turn.question):
+        if not asks_about_appendices(turn.query):  # the conversation's topic counts ("Och den tredje?")
             candidates = [c for c in candidates if not names_appendix(c.parts[0])]
         vector = self.retriever.query_vector(query)
         q = Question(question, turn.kind, turn.stems, turn.history_stems, vector, is_english(question))
@@ -382,12 +389,16 @@ class Answerer:
         return "\n".join(lines)
 
     def _find_appendix_titles(self) -> dict[int, str]:
+        """{number: title} of the appendices the report lists ("Bilaga 2 Verksamhetsprogram …"), from
+        the report's own text (kind "rapport"); a contents line (dot leaders, a page number) names a
+        part of its own document, not an appendix to add."""
         titles: dict[int, str] = {}
         for chunk in self.retriever.chunks:
-            if chunk.kind == KIND_APPENDIX:
+            if chunk.kind != KIND_REPORT or chunk.role == "contents":
                 continue
             for number, title in _APPENDIX_LINE.findall(chunk.text):
-                titles.setdefault(int(number), " ".join(title.split()))
+                if not DOT_LEADER.search(title):
+                    titles.setdefault(int(number), " ".join(title.split()))
         return titles
 
     def present_appendices(self) -> set[int]:
@@ -404,15 +415,19 @@ class Answerer:
         return {n: t for n, t in sorted(self._appendix_titles.items()) if n not in present}
 
     def _find_appendix_words(self) -> dict[str, int]:
-        """{stem: appendix}: words of a missing appendix's title that no passage uses without referring
-        to that appendix ("marknadsplan" when every passage that says it also says "bilaga 3"); "Stockholm"
-        in the same title is used everywhere and points nowhere."""
+        """{stem: appendix}: words of a missing appendix's title (of five letters or more) that no
+        passage uses without referring to that appendix by number ("marknadsplan" when every passage
+        that says it also says "bilaga 3"); "Stockholm" in the same title is used everywhere and
+        points nowhere."""
+        referring: dict[int, list[Chunk]] = {number: [] for number in self._missing}
+        for chunk in self.retriever.chunks:  # one pass, whatever the number of missing appendices
+            for number in _appendix_numbers(chunk.text) & referring.keys():
+                referring[number].append(chunk)
         words: dict[str, int] = {}
-        for number in self._missing:
-            referring = [c for c in self.retriever.chunks if number in _appendix_numbers(c.text)]
-            counts = Counter(s for c in referring for s in set(tokenize(c.text)))
+        for number, chunks in referring.items():
+            counts = Counter(s for c in chunks for s in set(tokenize(c.text)))
             for stem in tokenize(self._missing[number]):
-                if counts[stem] and counts[stem] == self.vocabulary.count(stem):
+                if len(stem) >= 5 and stem.isalpha() and counts[stem] == self.vocabulary.count(stem) > 0:
                     words.setdefault(stem, number)
         return words
 
@@ -425,10 +440,14 @@ class Answerer:
         for text in texts:
             wanted |= {int(n) for n in _APPENDIX_REF.findall(text)}
         wanted |= {int(n) for n in _APPENDIX_REF.findall(query)}
-        wanted |= {n for s in tokenize(query) for word, n in self._appendix_words.items() if _same_word(s, word)}
+        wanted |= {n for s in tokenize(query) for word, n in self._appendix_words.items() if _inflects(s, word)}
         found = [f"Bilaga {n} ({missing[n]})" for n in sorted(wanted) if n in missing]
         if declined:
-            return [f"Svaret finns troligen i {name}, som inte har lagts till i kunskapsbasen." for name in found]
+            return (
+                [f"Svaret finns troligen i {' eller '.join(found)}, som inte har lagts till i kunskapsbasen."]
+                if found
+                else []
+            )
         return [f"Mer finns i {name}, men den bilagan har inte lagts till i kunskapsbasen." for name in found]
 
 
@@ -440,11 +459,10 @@ def _appendix_numbers(text: str) -> set[int]:
     return {int(n) for n in _APPENDIX_REF.findall(text)}
 
 
-def _same_word(a: str, b: str) -> bool:
-    """True for one stem, or one the other's start when the stemmer leaves an ending (verksamhetsprogram,
-    verksamhetsprogrammet)."""
-    short, long = sorted((a, b), key=len)
-    return a == b or (len(short) >= 6 and long.startswith(short))
+def _inflects(word: str, stem: str) -> bool:
+    """True when a question's ``word`` is ``stem`` or ``stem`` with an ending the stemmer left
+    (verksamhetsprogrammet for verksamhetsprogram); not a shorter word ("verksam" is no programme)."""
+    return word == stem or (len(stem) >= 6 and word.startswith(stem) and len(word) - len(stem) <= 3)
 
 
 def asks_about_appendices(question: str) -> bool:
@@ -494,7 +512,7 @@ def _bold(text: str, kind: str) -> str:
     if kind not in _BOLD_KINDS:
         return text
     pattern = {"name": _FULL_NAME, "date": _FULL_DATE}.get(kind)
-    match = (pattern and pattern.search(text)) or HOLDS[kind].search(text)
+    match = (pattern and pattern.search(text)) or HOLDS[kind].search(without_references(text))
     if match is None or not match.group(0).strip():
         return text
     start, end = match.span()

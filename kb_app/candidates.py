@@ -29,7 +29,7 @@ _ABBREVIATION_END = re.compile(r"(?<![^\W\d_])(?:" + "|".join(map(re.escape, _AB
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-ZÅÄÖ0-9\"“(§])")
 _ITEM = re.compile(r"^(?:[-•*–]\s+|\d{1,2}[.)]\s+|[a-z][.)]\s+)")
 _AMENDMENT_NOTE = re.compile(r"\s*\(\w+ \d{4}:\d+\)$")  # "(NFS 2014:23)" after a provision
-_DOT_LEADER = re.compile(r"(?:\.\s*){4,}|…{2,}|(?:\s\.){3,}|_{4,}")
+DOT_LEADER = re.compile(r"(?:\.\s*){4,}|…{2,}|(?:\s\.){3,}|_{4,}")
 _WORDS = re.compile(r"[^\W\d_]{2,}")
 # a field of a form or a letterhead: a label, a colon and its value ("Telefon: 08-508 280 22", "Tel.: …");
 # not a page, figure or table label ("Sida: 3"), nor an empty field ("Datum: ___")
@@ -95,7 +95,7 @@ def split_units(text: str) -> tuple[Unit, ...]:
 def is_noise(unit: Unit) -> bool:
     """True for text an answer must never quote: contents lines, dot leaders, page numbers, bare headings."""
     text = unit.text
-    if _DOT_LEADER.search(text):
+    if DOT_LEADER.search(text):
         return True
     words = _WORDS.findall(text)
     if unit.kind in (ITEM, ROW):

@@ -7,8 +7,9 @@ one, at least half of the question's content words). A table split over
 several passages comes back whole.
 
 A yes/no question about a name ("Är Ekby med?") is answered from a list when one is there: the row
-or item that names it ("Ja, …"), or, when the whole list does not contain the name, "Nej, … finns
-inte med i listan". Names are the capitalised words of the question after its first word.
+or item that names it ("Ja, …"), or, when the whole list is one of names and does not contain the
+name, "Nej, … finns inte med i listan" (the goals of a partnership are no roll of its members).
+Names are the capitalised words of the question after its first word.
 """
 
 from __future__ import annotations

@@ -11,7 +11,16 @@ from pathlib import Path
 
 import pytest
 
-from kb_app.answer import ABSTAIN_TEXT, UNSURE_YES_NO, Answer, asks_about_appendices, names_appendix
+from kb_app.answer import (
+    ABSTAIN_TEXT,
+    NEAREST_TEXT,
+    NOTHING_FOUND_TEXT,
+    UNSURE_YES_NO,
+    Answer,
+    _inflects,
+    asks_about_appendices,
+    names_appendix,
+)
 from kb_app.config import Settings
 from kb_app.embeddings import Embedder
 from kb_app.evaluation import read_jsonl, score_answers
@@ -199,9 +208,43 @@ def test_a_question_naming_a_missing_appendix_is_told_where_the_answer_lies(
     assert f"Bilaga {number} (" in answer.text and "lagts till i kunskapsbasen" in answer.text
     lead = "Svaret finns troligen i" if answer.abstained else "Mer finns i"
     assert [note for note in answer.notes if note.startswith(f"{lead} Bilaga {number} (")]
-    if answer.abstained:  # the plain statement first, then the nearest passages to check
-        assert answer.text.startswith(f"Svaret finns troligen i Bilaga {number} (")
-        assert answer.text.endswith("Här är de avsnitt som ligger närmast, om du vill kontrollera själv.")
+    if answer.abstained:  # that nothing was found, where the answer probably lies, the nearest passages
+        assert answer.text.startswith(f"{NOTHING_FOUND_TEXT} Svaret finns troligen i Bilaga {number} (")
+        assert answer.text.endswith(NEAREST_TEXT)
+
+
+@pytest.mark.parametrize("question", ["Hur bedrivs verksamheten?", "Vad är verksamhetens mål?"])
+def test_a_shorter_word_points_to_no_appendix(kb: KnowledgeBase, question: str) -> None:
+    # "verksamhet" is no "verksamhetsprogram" (the title word of Bilaga 2)
+    answer = kb.ask(question)
+    assert "Bilaga 2 (" not in answer.text
+
+
+def test_inflects() -> None:
+    assert _inflects("verksamhetsprogrammet", "verksamhetsprogram")
+    assert _inflects("marknadsplan", "marknadsplan")
+    assert not _inflects("verksam", "verksamhetsprogram") and not _inflects("marknad", "marknadsplan")
+    assert not _inflects("marknadsplanering", "marknadsplan")  # another word
+
+
+def test_a_follow_up_on_the_appendices_may_quote_their_titles(kb: KnowledgeBase) -> None:
+    answer = kb.ask("Vad handlar den tredje om?", ["Vilka bilagor finns?"])
+    assert "Marknadsplan" in answer.text and "Telefon" not in answer.text
+
+
+def test_a_report_of_only_an_appendix_list_still_names_the_appendix(
+    make_settings: Callable[..., Settings], embedder: Embedder
+) -> None:
+    # the title line is no candidate, so no candidate is left: the decline still says where to look
+    settings = make_settings()
+    (settings.corpus_dir / "rapport.md").write_text(
+        "# Påhittad testrapport\n\nBilagor:\n\nBilaga 2 Testbudget för påhittade projekt år 2031\n", encoding="utf-8"
+    )
+    (settings.corpus_dir / "catalog.toml").write_text('["rapport.md"]\nkind = "rapport"\n', encoding="utf-8")
+    index_corpus(settings, embedder=embedder)
+    answer = KnowledgeBase(settings, embedder=embedder).ask("Hur stor är testbudgeten för 2031?")
+    assert answer.abstained
+    assert "Svaret finns troligen i Bilaga 2 (Testbudget för påhittade projekt år 2031)" in answer.text
 
 
 def test_a_word_used_elsewhere_points_to_no_appendix(kb: KnowledgeBase) -> None:
