@@ -45,7 +45,7 @@ from kb_app.answer_features import (
     question_type,
     without_references,
 )
-from kb_app.candidates import DOT_LEADER, ITEM, LEAD_IN, PAIR, ROW, Candidate, build_candidates, split_units
+from kb_app.candidates import DOT_LEADER, ITEM, LEAD_IN, PAIR, ROW, Candidate, Unit, build_candidates, split_units
 from kb_app.lexical import swedish_stopwords, tokenize
 from kb_app.models import KIND_APPENDIX, KIND_REPORT, Chunk, Hit
 from kb_app.ranker import Model, load_models
@@ -331,6 +331,10 @@ class Answerer:
         a chosen item, row or lead-in brings its whole list (``compose``)."""
         ratio = self.policy.second_ratio or float(self.ranker.meta.get("second_ratio", 2.0))
         chosen = [scored.candidates[i] for i in choose(scored.candidates, scored.logits, ratio)]
+        if scored.turn.kind == "list" and asks_about_appendices(scored.turn.query):
+            listed = [i for i, c in enumerate(scored.candidates) if names_appendix(c.text)]
+            if listed:  # "Vilka bilagor finns?": the report's list of appendices, whole (``_whole_list``)
+                return [scored.candidates[max(listed, key=lambda i: float(scored.logits[i]))]]
         if scored.turn.kind == "list" and chosen[0].kind not in (ITEM, ROW, LEAD_IN):
             pick = lists.pick_list(scored.candidates, scored.logits, scored.turn.question)
             if pick is not None:
@@ -371,17 +375,24 @@ class Answerer:
 
     def _whole_list(self, cand: Candidate) -> str:
         """For a list question: an item or row comes with its lead-in and every item of its list;
-        a table's rows come from every passage it was cut into."""
+        a table's rows come from every passage it was cut into. A line naming an appendix comes with
+        the other lines around it that name one, bullet or not (a report's list of appendices often
+        has none on its first line)."""
         if cand.kind == ROW:
             return "\n".join(f"- {row}" for row in lists.whole_table(cand, self.retriever.chunks))
-        if cand.kind != ITEM:
+        appendix = names_appendix(cand.text)
+        if cand.kind != ITEM and not appendix:
             return cand.text
         units = split_units(cand.hit.chunk.text)
+
+        def same(unit: Unit) -> bool:
+            return names_appendix(unit.text) if appendix else unit.kind == ITEM
+
         start = cand.index
-        while start > 0 and units[start - 1].kind == units[cand.index].kind:
+        while start > 0 and same(units[start - 1]):
             start -= 1
         end = cand.index
-        while end + 1 < len(units) and units[end + 1].kind == units[cand.index].kind:
+        while end + 1 < len(units) and same(units[end + 1]):
             end += 1
         lines = [f"- {u.text}" for u in units[start : end + 1]]
         if start > 0 and units[start - 1].text.endswith(":"):
@@ -448,6 +459,9 @@ class Answerer:
                 if found
                 else []
             )
+        if len(found) > 1:
+            names = f"{', '.join(found[:-1])} och {found[-1]}"
+            return [f"Mer finns i {names}, men de bilagorna har inte lagts till i kunskapsbasen."]
         return [f"Mer finns i {name}, men den bilagan har inte lagts till i kunskapsbasen." for name in found]
 
 

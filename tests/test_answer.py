@@ -190,6 +190,20 @@ def test_a_line_naming_a_missing_appendix_is_not_the_answer(kb: KnowledgeBase) -
     assert any(note.startswith("Mer finns i Bilaga 2 (Verksamhetsprogram") for note in answer.notes)
 
 
+def test_the_appendices_question_gets_the_whole_list(kb: KnowledgeBase) -> None:
+    # the report's list has no bullet on its first line, yet it is one list of three
+    answer = kb.ask("Vilka bilagor finns?")
+    _assert_traceable(answer)
+    quoted = _cited_sentences(answer)[0][1]
+    assert quoted.startswith("Bilagor:\n- Bilaga 1 Förteckning över deltagande kommuner\n- Bilaga 2 ")
+    assert quoted.endswith("- Bilaga 3 Marknadsplan för Stockholm Business Alliance år 2007")
+    assert answer.notes == (
+        "Mer finns i Bilaga 1 (Förteckning över deltagande kommuner), Bilaga 2 (Verksamhetsprogram och budget för"
+        " Stockholm Business Alliance år 2007) och Bilaga 3 (Marknadsplan för Stockholm Business Alliance år 2007),"
+        " men de bilagorna har inte lagts till i kunskapsbasen.",
+    )
+
+
 def test_a_question_about_the_appendices_may_quote_their_titles(kb: KnowledgeBase) -> None:
     answer = kb.ask("I vilken bilaga finns förteckningen över kommunerna?")
     assert answer.text.startswith("Bilaga 1 Förteckning över deltagande kommuner [1]")
