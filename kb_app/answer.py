@@ -38,6 +38,7 @@ from kb_app.answer_features import (
     MONTHS,
     QUESTION_FEATURES,
     Question,
+    asked_verb,
     candidate_features,
     content_stems,
     coverage,
@@ -46,7 +47,7 @@ from kb_app.answer_features import (
     without_references,
 )
 from kb_app.candidates import DOT_LEADER, ITEM, LEAD_IN, PAIR, ROW, Candidate, Unit, build_candidates, split_units
-from kb_app.lexical import swedish_stopwords, tokenize
+from kb_app.lexical import swedish_stopwords, tokenize, word_stems
 from kb_app.models import KIND_APPENDIX, KIND_REPORT, Chunk, Hit
 from kb_app.ranker import Model, load_models
 from kb_app.retrieval import Retriever
@@ -277,7 +278,7 @@ class Answerer:
         asked = content_stems(scored.turn.question)
         name, row, where = lists.membership(scored.turn.question, asked, scored.candidates, self.retriever.chunks)
         if row is not None:
-            return self.compose(scored, [row])
+            return self.compose(scored, [row], listed=True)
         if not name or where is None:
             return None
         title = lists.list_title(where)
@@ -341,8 +342,9 @@ class Answerer:
                 return [scored.candidates[pick]]
         return chosen
 
-    def compose(self, scored: Scored, chosen: list[Candidate], *, floor: bool = False) -> Answer:
-        """The answer text: quotes with [n] citations, the asked fact in bold, form fitted to the question."""
+    def compose(self, scored: Scored, chosen: list[Candidate], *, floor: bool = False, listed: bool = False) -> Answer:
+        """The answer text: quotes with [n] citations, the asked fact in bold, form fitted to the question.
+        ``listed``: the quote is the list entry that names what a yes/no question asks about ("Ja,")."""
         turn = scored.turn
         numbers: dict[str, int] = {}
         quoted: dict[str, list[str]] = {}
@@ -354,7 +356,7 @@ class Answerer:
             parts.append(f"{_bold(text, turn.kind)} [{n}]")
         english = is_english(turn.question)
         if turn.kind == "yesno" and not floor and not english:
-            parts[0] = f"{self._yes_no(turn, chosen[0])} {parts[0]}"
+            parts[0] = f"{'Ja,' if listed else self._yes_no(turn, chosen[0])} {parts[0]}"
         if english:
             parts.insert(0, ENGLISH_LEAD)
         notes = self._missing_appendix_notes(turn.query, texts)
@@ -366,8 +368,12 @@ class Answerer:
         return Answer(turn.question, body, False, citations, scored.hits, turn.query, tuple(notes), scored.confidence)
 
     def _yes_no(self, turn: Turn, cand: Candidate) -> str:
-        """ "Ja,"/"Nej," when the quote covers the question; otherwise say the documents do not settle it."""
+        """ "Ja,"/"Nej," when the quote covers the question and says what it asks (its verb: "Kräver
+        en padelbana lov?" is settled by "Padelbanor kräver inte lov", "Får man ha en padelbana?" is
+        not); otherwise say the documents do not settle it."""
         if coverage(turn.stems, set(tokenize(cand.text)), self.idf) < self.policy.yes_no_coverage:
+            return UNSURE_YES_NO
+        if asked_verb(turn.question) not in word_stems(cand.text):
             return UNSURE_YES_NO
         asked_negative = bool(_NEGATION.search(turn.question))
         stated_negative = bool(_NEGATION.search(cand.text))
@@ -521,13 +527,22 @@ def _overlaps(a: Candidate, b: Candidate) -> bool:
     return a.index <= b_end and b.index <= a_end
 
 
+def _has_function_word(phrase: str, kind: str) -> bool:
+    return kind in ("name", "place") and any(
+        w.lower() in swedish_stopwords() for w in phrase.split()[kind == "place" :]
+    )
+
+
 def _bold(text: str, kind: str) -> str:
     """The first phrase of the asked type (amount, date, …) in bold; the text unchanged otherwise."""
     if kind not in _BOLD_KINDS:
         return text
     pattern = {"name": _FULL_NAME, "date": _FULL_DATE}.get(kind)
-    match = (pattern and pattern.search(text)) or HOLDS[kind].search(without_references(text))
-    if match is None or not match.group(0).strip():
+    plain = without_references(text)
+    matches = [*(pattern.finditer(text) if pattern else ()), *HOLDS[kind].finditer(plain)]
+    # a name is no function word, nor has one among its words ("Inventeringsansvarig Den tjänsteman …")
+    match = next((m for m in matches if m.group(0).strip() and not _has_function_word(m.group(0), kind)), None)
+    if match is None:
         return text
     start, end = match.span()
     phrase = text[start:end].rstrip(" ,.")

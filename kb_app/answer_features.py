@@ -19,7 +19,7 @@ from functools import lru_cache
 import numpy as np
 
 from kb_app.candidates import ITEM, LEAD_IN, PAIR, ROW, Candidate, split_units
-from kb_app.lexical import tokenize
+from kb_app.lexical import tokenize, word_stems
 from kb_app.models import Hit
 
 FACT_TYPES = ("amount", "date", "count", "duration", "measure", "name", "place", "reason")
@@ -274,6 +274,13 @@ _VERB_FIRST = re.compile(
     r"(?:[^\W\d_]+(?:[^\W\d_]r|[^\W\d_]s|de|te)|kan|ska|vill|bör|fick|blev|gick|kom|fanns|gav)\s+"
     rf"(?!(?:{_BEFORE_FRAME}|och|eller)\b|\d)[^\W\d_]"
 )
+
+
+def asked_verb(question: str) -> str:
+    """The stem of the first word of the sentence that asks: the finite verb of a yes/no question
+    ("Behövs bygglov …?" gives behöv, "Får man …?" får)."""
+    stems = word_stems(_asking_sentence(question.strip()))
+    return stems[0] if stems else ""
 
 
 def _asking_sentence(question: str) -> str:

@@ -66,6 +66,11 @@ def tokenize(text: str) -> list[str]:
     return [_undouble(s) for s in _stemmer().stemWords(words)]
 
 
+def word_stems(text: str) -> list[str]:
+    """Every word of ``text`` stemmed as ``tokenize`` does, stopwords kept ("får", "är", "kan")."""
+    return [_undouble(s) for s in _stemmer().stemWords(_WORD.findall(text.lower()))]
+
+
 def _undouble(stem: str) -> str:
     """The Swedish Snowball stemmer leaves the doubled m or n of an inflected form ("medlemm",
     "gemensamm", "vänn") that the base form lacks."""

@@ -288,6 +288,22 @@ def test_a_name_is_never_missing_from_a_list_of_other_things(kb: KnowledgeBase) 
     _assert_traceable(answer)
 
 
+def test_yes_or_no_only_when_the_quote_says_what_is_asked(
+    make_settings: Callable[..., Settings], embedder: Embedder
+) -> None:
+    settings = make_settings()
+    (settings.corpus_dir / "padel.md").write_text(
+        "# Påhittade regler för padel (testdata)\n\nPadelbanor utomhus kräver i regel inte lov. "
+        "En padelhall inomhus kräver alltid bygglov.\n\n## Parker\n\nKommunen har tre påhittade parker.\n",
+        encoding="utf-8",
+    )
+    index_corpus(settings, embedder=embedder)
+    kb = KnowledgeBase(settings, embedder=embedder)
+    assert kb.ask("Kräver en padelbana utomhus lov?").text.startswith("Nej, Padelbanor utomhus kräver")
+    # "kräver inte lov" does not say whether one may have it
+    assert kb.ask("Får man ha en padelbana utomhus?").text.startswith(UNSURE_YES_NO)
+
+
 def test_exact_phrase_and_filters(kb: KnowledgeBase) -> None:
     hits = kb.search('"the capital of scandinavia"')
     assert len(hits) == 1 and "The Capital of Scandinavia" in hits[0].chunk.text

@@ -346,6 +346,8 @@ def test_no_word_of_the_question_in_the_passages_gives_no_confidence() -> None:
         ("Föreskrifterna träder i kraft den 1 januari 2008.", "date", "**1 januari 2008**"),
         ("Handläggare: Kristina Tidestav Telefon: 08-508 280 22", "name", "**Kristina Tidestav** Telefon:"),
         ("Familjegrupp lodjur (NFS 2014:23): minst 2 ungar.", "count", "**2** ungar"),
+        ("Inventeringsansvarig Den tjänsteman på länsstyrelsen som förordnas.", "name", "Den tjänsteman"),
+        ("Ärendet bereds av Kristina Tidestav på Stockholm Business Region.", "name", "**Kristina Tidestav**"),
         ("Regeringen föreslog det (prop. 1998/99:110) år 2001.", "date", "**2001**"),
         ("Till 36 § Punkt 1 Vid arbete i tank gäller 3 regler.", "count", "**3** regler"),
     ],
