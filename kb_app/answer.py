@@ -84,6 +84,10 @@ _ABOUT_APPENDICES = re.compile(r"\b(?:bilag|appendi|annex)", re.I)
 _ACRONYM = re.compile(r"\b[A-ZÅÄÖ]{2,6}\b")
 _NAME = re.compile(r"\b(?:[A-ZÅÄÖ][a-zåäöé]+ ){1,5}[A-ZÅÄÖ][a-zåäöé]+\b")
 _BOLD_KINDS = ("amount", "date", "duration", "count", "measure", "name", "place")
+_NOT_NAMES = frozenset("den det de dem denna detta dessa en ett jag du vi ni man han hon som och att".split())
+# verbs that carry no predicate of their own: "Finns det …?", "Är det …?", "Har kommunen …?" are
+# settled by what the quote says of the rest, not by the verb
+_AUXILIARIES = frozenset(word_stems("finns fanns är var har hade"))
 # a whole date ("1 januari 2008", "den 12 maj"), bolded before a bare year or month
 _FULL_DATE = re.compile(rf"\b\d{{1,2}}\s+(?:{MONTHS})(?:\s+\d{{4}})?\b", re.I)
 # a person's or body's full name; a word before a colon is the next field's label ("Kristina Tidestav Telefon: …")
@@ -139,6 +143,7 @@ class Turn:
     kind: str
     stems: tuple[str, ...]
     history_stems: tuple[str, ...]
+    verb: str = ""  # the stem of the verb a yes/no question asks with (an elliptic turn keeps the earlier's)
 
 
 def too_long_answer(question: str, limit: int) -> Answer:
@@ -174,7 +179,7 @@ def resolve_turn(question: str, history: Sequence[str]) -> Turn:
     lower = question.lower().strip()
     leans = bool(_ANAPHOR.search(lower) or _ELLIPSIS.match(lower) or len(stems) <= 1)
     if not history or not leans:
-        return Turn(question, question, kind, stems, ())
+        return Turn(question, question, kind, stems, (), asked_verb(question))
     previous = history[-1]
     topic_words = [w for w in re.findall(r"\w+", previous) if tokenize(w) and tokenize(w)[0] not in stems]
     topic_stems = tuple(dict.fromkeys(s for w in topic_words for s in tokenize(w)))
@@ -182,9 +187,11 @@ def resolve_turn(question: str, history: Sequence[str]) -> Turn:
     if (kind == "other" and (elliptic or len(stems) <= 1)) or (
         elliptic and len(stems) <= 1 and kind in ("list", "yesno")
     ):
-        kind = question_type(previous)
+        kind, verb = question_type(previous), asked_verb(previous)
+    else:
+        verb = asked_verb(question)
     query = f"{question} {' '.join(topic_words)}".strip()
-    return Turn(question, query, kind, stems, topic_stems)
+    return Turn(question, query, kind, stems, topic_stems, verb)
 
 
 def _acronyms(texts: Iterable[str]) -> dict[str, str]:
@@ -298,7 +305,7 @@ class Answerer:
             vocabulary = vocabulary.without(c for c in self.retriever.chunks if c.doc_id not in wanted)
         turn = resolve_turn(question, history)
         query = self.expand_acronyms(turn.query)
-        turn = Turn(turn.question, query, turn.kind, turn.stems, turn.history_stems)
+        turn = Turn(turn.question, query, turn.kind, turn.stems, turn.history_stems, turn.verb)
         k = max(self.retriever.settings.top_k, self.policy.passages, 5)
         hits = tuple(self.retriever.search(query, k=k, doc_ids=doc_ids))
         candidates = build_candidates(hits, passages=self.policy.passages)
@@ -332,8 +339,8 @@ class Answerer:
         a chosen item, row or lead-in brings its whole list (``compose``)."""
         ratio = self.policy.second_ratio or float(self.ranker.meta.get("second_ratio", 2.0))
         chosen = [scored.candidates[i] for i in choose(scored.candidates, scored.logits, ratio)]
-        if scored.turn.kind == "list" and asks_about_appendices(scored.turn.query):
-            listed = [i for i, c in enumerate(scored.candidates) if names_appendix(c.text)]
+        if scored.turn.kind == "list" and lists.governed(scored.turn.question) == tokenize("bilagor"):
+            listed = [i for i, c in enumerate(scored.candidates) if self._lists_appendix(c)]
             if listed:  # "Vilka bilagor finns?": the report's list of appendices, whole (``_whole_list``)
                 return [scored.candidates[max(listed, key=lambda i: float(scored.logits[i]))]]
         if scored.turn.kind == "list" and chosen[0].kind not in (ITEM, ROW, LEAD_IN):
@@ -344,7 +351,8 @@ class Answerer:
 
     def compose(self, scored: Scored, chosen: list[Candidate], *, floor: bool = False, listed: bool = False) -> Answer:
         """The answer text: quotes with [n] citations, the asked fact in bold, form fitted to the question.
-        ``listed``: the quote is the list entry that names what a yes/no question asks about ("Ja,")."""
+        ``listed``: the quote is the list entry that names what a yes/no question asks about ("Ja,",
+        unless the question is negated: then the quote must settle it as any other)."""
         turn = scored.turn
         numbers: dict[str, int] = {}
         quoted: dict[str, list[str]] = {}
@@ -356,7 +364,8 @@ class Answerer:
             parts.append(f"{_bold(text, turn.kind)} [{n}]")
         english = is_english(turn.question)
         if turn.kind == "yesno" and not floor and not english:
-            parts[0] = f"{'Ja,' if listed else self._yes_no(turn, chosen[0])} {parts[0]}"
+            lead = "Ja," if listed and not _NEGATION.search(turn.question) else self._yes_no(turn, chosen[0])
+            parts[0] = f"{lead} {parts[0]}"
         if english:
             parts.insert(0, ENGLISH_LEAD)
         notes = self._missing_appendix_notes(turn.query, texts)
@@ -368,12 +377,12 @@ class Answerer:
         return Answer(turn.question, body, False, citations, scored.hits, turn.query, tuple(notes), scored.confidence)
 
     def _yes_no(self, turn: Turn, cand: Candidate) -> str:
-        """ "Ja,"/"Nej," when the quote covers the question and says what it asks (its verb: "Kräver
-        en padelbana lov?" is settled by "Padelbanor kräver inte lov", "Får man ha en padelbana?" is
-        not); otherwise say the documents do not settle it."""
+        """ "Ja,"/"Nej," when the quote covers the question and says what it asks (its verb, ``_states``:
+        "Kräver en padelbana lov?" is settled by "Padelbanor kräver inte lov", "Får man ha en
+        padelbana?" is not); otherwise say the documents do not settle it."""
         if coverage(turn.stems, set(tokenize(cand.text)), self.idf) < self.policy.yes_no_coverage:
             return UNSURE_YES_NO
-        if asked_verb(turn.question) not in word_stems(cand.text):
+        if not _states(turn.verb, cand.text):
             return UNSURE_YES_NO
         asked_negative = bool(_NEGATION.search(turn.question))
         stated_negative = bool(_NEGATION.search(cand.text))
@@ -404,6 +413,13 @@ class Answerer:
         if start > 0 and units[start - 1].text.endswith(":"):
             lines.insert(0, units[start - 1].text)
         return "\n".join(lines)
+
+    def _lists_appendix(self, cand: Candidate) -> bool:
+        """True for a line of the report's own list of appendices (not a contents line, nor an added
+        appendix's heading)."""
+        chunk = cand.hit.chunk
+        listed = chunk.kind == KIND_REPORT and chunk.role != "contents" and not DOT_LEADER.search(cand.text)
+        return listed and names_appendix(cand.text)
 
     def _find_appendix_titles(self) -> dict[int, str]:
         """{number: title} of the appendices the report lists ("Bilaga 2 Verksamhetsprogram …"), from
@@ -449,26 +465,30 @@ class Answerer:
         return words
 
     def _missing_appendix_notes(self, query: str, texts: list[str], *, declined: bool = False) -> list[str]:
-        """A note for each missing appendix that the quoted texts or the question refer to: by number,
-        or by a word of its title that points to it (``_find_appendix_words``). When the question is
-        declined, the note says that the answer probably lies there."""
+        """One note on the missing appendices that the quoted texts or the question refer to: by number,
+        or by a word of a title that points to it (``_find_appendix_words``). When the question is
+        declined, the note says that the answer probably lies there; when the quote already gives their
+        titles (a list of appendices), it only says which are missing."""
         missing = self._missing
         wanted: set[int] = set()
         for text in texts:
             wanted |= {int(n) for n in _APPENDIX_REF.findall(text)}
         wanted |= {int(n) for n in _APPENDIX_REF.findall(query)}
         wanted |= {n for s in tokenize(query) for word, n in self._appendix_words.items() if _inflects(s, word)}
-        found = [f"Bilaga {n} ({missing[n]})" for n in sorted(wanted) if n in missing]
+        numbers = [n for n in sorted(wanted) if n in missing]
+        if not numbers:
+            return []
+        found = [f"Bilaga {n} ({missing[n]})" for n in numbers]
         if declined:
-            return (
-                [f"Svaret finns troligen i {' eller '.join(found)}, som inte har lagts till i kunskapsbasen."]
-                if found
-                else []
-            )
-        if len(found) > 1:
-            names = f"{', '.join(found[:-1])} och {found[-1]}"
-            return [f"Mer finns i {names}, men de bilagorna har inte lagts till i kunskapsbasen."]
-        return [f"Mer finns i {name}, men den bilagan har inte lagts till i kunskapsbasen." for name in found]
+            return [f"Svaret finns troligen i {_listed(found, 'eller')}, som inte har lagts till i kunskapsbasen."]
+        quoted = " ".join(" ".join(text.split()) for text in texts)
+        if all(missing[n] in quoted for n in numbers):
+            if len(numbers) == 1:
+                return [f"Bilaga {numbers[0]} har inte lagts till i kunskapsbasen."]
+            return [f"Bilagorna {_listed([str(n) for n in numbers], 'och')} har inte lagts till i kunskapsbasen."]
+        if len(found) == 1:
+            return [f"Mer finns i {found[0]}, men den bilagan har inte lagts till i kunskapsbasen."]
+        return [f"Mer finns i {_listed(found, 'och')}, men de bilagorna har inte lagts till i kunskapsbasen."]
 
 
 _PASSAGE_COVERAGE = QUESTION_FEATURES.index("passage_coverage")
@@ -489,6 +509,22 @@ def asks_about_appendices(question: str) -> bool:
     """True for a question about the appendices themselves ("Vilka bilagor finns?", "I vilken bilaga står
     förteckningen?"); not for one about what a numbered appendix holds ("Vilka kommuner står i bilaga 1?")."""
     return bool(_ABOUT_APPENDICES.search(question)) and not _APPENDIX_REF.search(question)
+
+
+def _listed(items: Sequence[str], conjunction: str) -> str:
+    """ "A", "A och B", "A, B och C" (or "eller")."""
+    return items[0] if len(items) == 1 else f"{', '.join(items[:-1])} {conjunction} {items[-1]}"
+
+
+def _states(verb: str, text: str) -> bool:
+    """True when ``text`` uses the verb a yes/no question asks with, in any form the stemmer leaves
+    apart ("krävdes" and "kräver"), or the verb is an auxiliary (``_AUXILIARIES``)."""
+    if not verb or verb in _AUXILIARIES:
+        return True
+    return any(
+        w == verb or (min(len(w), len(verb)) >= 4 and (w.startswith(verb) or verb.startswith(w)))
+        for w in word_stems(text)
+    )
 
 
 def names_appendix(text: str) -> bool:
@@ -528,9 +564,14 @@ def _overlaps(a: Candidate, b: Candidate) -> bool:
 
 
 def _has_function_word(phrase: str, kind: str) -> bool:
-    return kind in ("name", "place") and any(
-        w.lower() in swedish_stopwords() for w in phrase.split()[kind == "place" :]
-    )
+    """True when a capitalised run is no name: one of its words is an article or a pronoun that
+    starts the next sentence ("Inventeringsansvarig Den tjänsteman …"; "Hans Andersson" is a name)."""
+    if kind not in ("name", "place"):
+        return False
+    words = phrase.split()
+    if kind == "place":
+        words = words[1:]  # the preposition
+    return any(w.lower() in _NOT_NAMES for w in words)
 
 
 def _bold(text: str, kind: str) -> str:

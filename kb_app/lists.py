@@ -56,9 +56,9 @@ def pick_list(candidates: Sequence[Candidate], logits: np.ndarray, question: str
     "vilka/vilken/vilket" ("Vilka kommuner …" wants a list of kommuner; "Vilka gränser för antal
     bäddar …" does not want a list of staff counts), or, without one, at least half of the
     question's content words (one word in common is not enough)."""
-    governed = _governed(question)
-    wanted = set(governed or content_stems(question))
-    need = 1 if governed else (len(wanted) + 1) // 2
+    noun = governed(question)
+    wanted = set(noun or content_stems(question))
+    need = 1 if noun else (len(wanted) + 1) // 2
     fitting = [
         i
         for i, c in enumerate(candidates)
@@ -70,7 +70,7 @@ def pick_list(candidates: Sequence[Candidate], logits: np.ndarray, question: str
 _GOVERNED = re.compile(r"\b(?:vilka|vilken|vilket|which)\s+(\w+)", re.I)
 
 
-def _governed(question: str) -> list[str]:
+def governed(question: str) -> list[str]:
     """The stem of the noun an interrogative governs ("Vilka kommuner …" gives kommun), if any."""
     m = _GOVERNED.search(question)
     return tokenize(m.group(1)) if m else []

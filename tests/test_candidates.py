@@ -347,7 +347,8 @@ def test_no_word_of_the_question_in_the_passages_gives_no_confidence() -> None:
         ("Handläggare: Kristina Tidestav Telefon: 08-508 280 22", "name", "**Kristina Tidestav** Telefon:"),
         ("Familjegrupp lodjur (NFS 2014:23): minst 2 ungar.", "count", "**2** ungar"),
         ("Inventeringsansvarig Den tjänsteman på länsstyrelsen som förordnas.", "name", "Den tjänsteman"),
-        ("Ärendet bereds av Kristina Tidestav på Stockholm Business Region.", "name", "**Kristina Tidestav**"),
+        ("Inventeringsansvarig Den tjänsteman är Kristina Tidestav.", "name", "är **Kristina Tidestav**"),
+        ("Kontakt: Hans Andersson, telefon 08-123.", "name", "**Hans Andersson**"),  # "hans" is a name here
         ("Regeringen föreslog det (prop. 1998/99:110) år 2001.", "date", "**2001**"),
         ("Till 36 § Punkt 1 Vid arbete i tank gäller 3 regler.", "count", "**3** regler"),
     ],
