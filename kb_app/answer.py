@@ -379,13 +379,16 @@ class Answerer:
     def _yes_no(self, turn: Turn, cand: Candidate) -> str:
         """ "Ja,"/"Nej," when the quote covers the question and says what it asks (its verb, ``_states``:
         "Kräver en padelbana lov?" is settled by "Padelbanor kräver inte lov", "Får man ha en
-        padelbana?" is not); otherwise say the documents do not settle it."""
+        padelbana?" is not); otherwise say the documents do not settle it. Of a quote of two
+        sentences, the one with the verb that covers the question best says yes or no."""
         if coverage(turn.stems, set(tokenize(cand.text)), self.idf) < self.policy.yes_no_coverage:
             return UNSURE_YES_NO
-        if not _states(turn.verb, cand.text):
+        stating = [part for part in cand.parts if _states(turn.verb, part)]
+        if not stating:
             return UNSURE_YES_NO
+        said = max(stating, key=lambda part: coverage(turn.stems, set(tokenize(part)), self.idf))
         asked_negative = bool(_NEGATION.search(turn.question))
-        stated_negative = bool(_NEGATION.search(cand.text))
+        stated_negative = bool(_NEGATION.search(said))
         return "Ja," if asked_negative == stated_negative else "Nej,"
 
     def _whole_list(self, cand: Candidate) -> str:

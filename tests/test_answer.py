@@ -22,8 +22,10 @@ from kb_app.answer import (
     _states,
     asks_about_appendices,
     names_appendix,
+    resolve_turn,
 )
 from kb_app.answer_features import asked_verb
+from kb_app.candidates import PAIR, Candidate
 from kb_app.config import Settings
 from kb_app.embeddings import Embedder
 from kb_app.evaluation import read_jsonl, score_answers
@@ -305,6 +307,21 @@ def test_yes_or_no_only_when_the_quote_says_what_is_asked(
     # an elliptic follow-up asks with the earlier turn's verb
     follow_up = kb.ask("Och en padelhall inomhus?", ["Kräver en padelbana utomhus lov?"])
     assert follow_up.text.startswith("Ja, En padelhall inomhus kräver alltid bygglov")
+    # of two sentences in one paragraph, the one that says what is asked says yes or no
+    (settings.corpus_dir / "hall.md").write_text(
+        "# Påhittade regler för hallar (testdata)\n\nTennisbanor utomhus kräver i regel inte lov. "
+        "En tennishall inomhus kräver alltid bygglov.\n",
+        encoding="utf-8",
+    )
+    index_corpus(settings, embedder=embedder)
+    kb = KnowledgeBase(settings, embedder=embedder)
+    hall = kb.ask("Kräver en tennishall inomhus bygglov?").text
+    assert hall.startswith("Ja,") and "En tennishall inomhus kräver alltid bygglov" in hall
+    first, second = "Tennisbanor utomhus kräver i regel inte lov.", "En tennishall inomhus kräver alltid bygglov."
+    hit = next(h for h in kb.search("tennishall") if second in h.chunk.text)
+    pair = Candidate(f"{first} {second}", PAIR, hit, 0, 2, (first, second))
+    turn = resolve_turn("Kräver en tennishall inomhus bygglov?", [])
+    assert kb.answerer._yes_no(turn, pair) == "Ja,"  # not "Nej," from the other sentence's "inte"
     # "Finns det …?" is settled by what the quote says of the rest
     assert kb.ask("Finns det påhittade parker i kommunen?").text.startswith("Ja, Kommunen har tre påhittade parker")
 
