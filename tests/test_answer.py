@@ -294,11 +294,15 @@ def test_yes_or_no_only_when_the_quote_says_what_is_asked(
     make_settings: Callable[..., Settings], embedder: Embedder
 ) -> None:
     settings = make_settings()
-    (settings.corpus_dir / "padel.md").write_text(
-        "# Påhittade regler för padel (testdata)\n\nPadelbanor utomhus kräver i regel inte lov.\n\n"
+    fictional = {
+        "padel.md": "# Påhittade regler för padel (testdata)\n\nPadelbanor utomhus kräver i regel inte lov.\n\n"
         "En padelhall inomhus kräver alltid bygglov.\n\n## Parker\n\nKommunen har tre påhittade parker.\n",
-        encoding="utf-8",
-    )
+        # two sentences in one paragraph
+        "hall.md": "# Påhittade regler för hallar (testdata)\n\nTennisbanor utomhus kräver i regel inte lov. "
+        "En tennishall inomhus kräver alltid bygglov.\n",
+    }
+    for name, text in fictional.items():
+        (settings.corpus_dir / name).write_text(text, encoding="utf-8")
     index_corpus(settings, embedder=embedder)
     kb = KnowledgeBase(settings, embedder=embedder)
     assert kb.ask("Kräver en padelbana utomhus lov?").text.startswith("Nej, Padelbanor utomhus kräver")
@@ -308,13 +312,6 @@ def test_yes_or_no_only_when_the_quote_says_what_is_asked(
     follow_up = kb.ask("Och en padelhall inomhus?", ["Kräver en padelbana utomhus lov?"])
     assert follow_up.text.startswith("Ja, En padelhall inomhus kräver alltid bygglov")
     # of two sentences in one paragraph, the one that says what is asked says yes or no
-    (settings.corpus_dir / "hall.md").write_text(
-        "# Påhittade regler för hallar (testdata)\n\nTennisbanor utomhus kräver i regel inte lov. "
-        "En tennishall inomhus kräver alltid bygglov.\n",
-        encoding="utf-8",
-    )
-    index_corpus(settings, embedder=embedder)
-    kb = KnowledgeBase(settings, embedder=embedder)
     hall = kb.ask("Kräver en tennishall inomhus bygglov?").text
     assert hall.startswith("Ja,") and "En tennishall inomhus kräver alltid bygglov" in hall
     first, second = "Tennisbanor utomhus kräver i regel inte lov.", "En tennishall inomhus kräver alltid bygglov."
