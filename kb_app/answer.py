@@ -420,18 +420,14 @@ class Answerer:
     def _lists_appendix(self, cand: Candidate) -> bool:
         """True for a line of the report's own list of appendices (not a contents line, nor an added
         appendix's heading)."""
-        chunk = cand.hit.chunk
-        listed = chunk.kind == KIND_REPORT and chunk.role != "contents" and not DOT_LEADER.search(cand.text)
-        return listed and names_appendix(cand.text)
+        return _lists_appendices(cand.hit.chunk) and not DOT_LEADER.search(cand.text) and names_appendix(cand.text)
 
     def _find_appendix_titles(self) -> dict[int, str]:
         """{number: title} of the appendices the report lists ("Bilaga 2 Verksamhetsprogram …"), from
         the report's own text (kind "rapport"); a contents line (dot leaders, a page number) names a
         part of its own document, not an appendix to add."""
         titles: dict[int, str] = {}
-        for chunk in self.retriever.chunks:
-            if chunk.kind != KIND_REPORT or chunk.role == "contents":
-                continue
+        for chunk in filter(_lists_appendices, self.retriever.chunks):
             for number, title in _APPENDIX_LINE.findall(chunk.text):
                 if not DOT_LEADER.search(title):
                     titles.setdefault(int(number), " ".join(title.split()))
@@ -474,9 +470,8 @@ class Answerer:
         titles (a list of appendices), it only says which are missing."""
         missing = self._missing
         wanted: set[int] = set()
-        for text in texts:
-            wanted |= {int(n) for n in _APPENDIX_REF.findall(text)}
-        wanted |= {int(n) for n in _APPENDIX_REF.findall(query)}
+        for text in [*texts, query]:
+            wanted |= _appendix_numbers(text)
         wanted |= {n for s in tokenize(query) for word, n in self._appendix_words.items() if _inflects(s, word)}
         numbers = [n for n in sorted(wanted) if n in missing]
         if not numbers:
@@ -495,6 +490,12 @@ class Answerer:
 
 
 _PASSAGE_COVERAGE = QUESTION_FEATURES.index("passage_coverage")
+
+
+def _lists_appendices(chunk: Chunk) -> bool:
+    """True for a passage where the report may list its appendices: the report's own text, not a
+    contents page."""
+    return chunk.kind == KIND_REPORT and chunk.role != "contents"
 
 
 def _appendix_numbers(text: str) -> set[int]:
